@@ -1,0 +1,192 @@
+// Bindings of core/layer.h for every cell and dtype: check, allocate, release the GIL, call.
+#include <optional>
+#include <string>
+
+#include "../cells/gru_cell.h"
+#include "../cells/lstm_cell.h"
+#include "../cells/rnn_cell.h"
+#include "../core/layer.h"
+#include "checks.h"
+
+namespace rnnfast::bindings {
+namespace {
+
+using IndexArray = py::array_t<int64_t, py::array::c_style>;
+
+struct Geometry {
+  LayerDims dims;
+  int G = 0;
+};
+
+template <class Cell, typename T>
+Geometry geometry(const Array<T>& x, const Array<T>& w_hh) {
+  if (x.ndim() != 3) throw py::value_error("x must be 3-D (time, batch, input)");
+  if (w_hh.ndim() != 2) throw py::value_error("w_hh must be 2-D");
+  Geometry g;
+  g.G = Cell::kGates;
+  g.dims = {int(x.shape(0)), int(x.shape(1)), int(x.shape(2)), int(w_hh.shape(1))};
+  require_int32(x.shape(0) * x.shape(1) * std::max<int64_t>({1, x.shape(2), Cell::kCacheWidth *
+                                                            w_hh.shape(1)}),
+                "time * batch * width");
+  return g;
+}
+
+template <typename T>
+LayerWeights<T> checked_weights(const Geometry& g, const Array<T>& w_ih, const Array<T>& w_hh,
+                                const Array<T>& b_ih, const Array<T>& b_hh) {
+  const py::ssize_t GH = py::ssize_t(g.G) * g.dims.H;
+  require_shape(w_ih, {GH, g.dims.I}, "w_ih");
+  require_shape(w_hh, {GH, g.dims.H}, "w_hh");
+  require_shape(b_ih, {GH}, "b_ih");
+  require_shape(b_hh, {GH}, "b_hh");
+  return {w_ih.data(), w_hh.data(), b_ih.data(), b_hh.data()};
+}
+
+Lengths checked_lengths(const std::optional<IndexArray>& lengths, const LayerDims& d) {
+  if (!lengths) return {};
+  require_shape(*lengths, {d.B}, "lengths");
+  return {lengths->data()};
+}
+
+template <typename T>
+const T* optional_state(const std::optional<Array<T>>& a, const LayerDims& d, const char* name) {
+  if (!a) return nullptr;
+  require_shape(*a, {d.B, d.H}, name);
+  return a->data();
+}
+
+// Checks that an output window of H columns starting at `col` fits in a [T, B, W] array.
+template <typename T>
+void require_window(const Array<T>& a, const LayerDims& d, int col, const char* name) {
+  if (a.ndim() != 3 || a.shape(0) != d.T || a.shape(1) != d.B || col < 0 ||
+      a.shape(2) < py::ssize_t(col) + d.H)
+    throw py::value_error(std::string(name) + " must have shape (T, B, W) with W >= col + H");
+}
+
+template <class Cell, typename T>
+py::tuple forward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh,
+                  const Array<T>& b_ih, const Array<T>& b_hh, const Array<T>& h0,
+                  const std::optional<Array<T>>& c0, const std::optional<IndexArray>& lengths,
+                  bool reverse, bool training, Array<T>& y, int y_col) {
+  const Geometry g = geometry<Cell, T>(x, w_hh);
+  const LayerDims& d = g.dims;
+  const LayerWeights<T> w = checked_weights(g, w_ih, w_hh, b_ih, b_hh);
+  const Lengths len = checked_lengths(lengths, d);
+  require_shape(h0, {d.B, d.H}, "h0");
+  const T* c0_ptr = optional_state(c0, d, "c0");
+  if (Cell::kHasCellState && !c0_ptr) throw py::value_error("c0 is required for this cell");
+  require_window(y, d, y_col, "y");
+  require_writeable(y, "y");
+
+  Array<T> h_n({d.B, d.H});
+  std::optional<Array<T>> c_n;
+  if (Cell::kHasCellState) c_n.emplace(std::vector<py::ssize_t>{d.B, d.H});
+  T* c_n_ptr = c_n ? c_n->mutable_data() : nullptr;
+  T* y_ptr = y.mutable_data() + y_col;
+  const int ldy = int(y.shape(2));
+
+  if (!training) {
+    {
+      py::gil_scoped_release release;  // pure C++ on buffers we hold references to
+      layer_forward<Cell, T, false>(d, len, reverse, w, x.data(), h0.data(), c0_ptr, y_ptr, ldy,
+                                    h_n.mutable_data(), c_n_ptr, nullptr);
+    }
+    return py::make_tuple(h_n, c_n ? py::object(*c_n) : py::none(), py::none());
+  }
+  Array<T> gates({py::ssize_t(d.T), py::ssize_t(d.B), py::ssize_t(Cell::kCacheWidth) * d.H});
+  Array<T> h_slots({d.T + 1, d.B, d.H});
+  std::optional<Array<T>> c_slots;
+  if (Cell::kHasCellState) c_slots.emplace(std::vector<py::ssize_t>{d.T + 1, d.B, d.H});
+  LayerCache<T> cache{gates.mutable_data(), h_slots.mutable_data(),
+                      c_slots ? c_slots->mutable_data() : nullptr};
+  {
+    py::gil_scoped_release release;  // pure C++ on buffers we hold references to
+    layer_forward<Cell, T, true>(d, len, reverse, w, x.data(), h0.data(), c0_ptr, y_ptr, ldy,
+                                 h_n.mutable_data(), c_n_ptr, &cache);
+  }
+  py::tuple cache_arrays =
+      py::make_tuple(gates, h_slots, c_slots ? py::object(*c_slots) : py::none());
+  return py::make_tuple(h_n, c_n ? py::object(*c_n) : py::none(), cache_arrays);
+}
+
+template <class Cell, typename T>
+py::tuple backward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh,
+                   const Array<T>& b_ih, const Array<T>& b_hh,
+                   const std::optional<IndexArray>& lengths, bool reverse, const Array<T>& gates,
+                   const Array<T>& h_slots, const std::optional<Array<T>>& c_slots,
+                   const Array<T>& dy, int dy_col, const std::optional<Array<T>>& dh_n,
+                   const std::optional<Array<T>>& dc_n, Array<T>& dx, Array<T>& dw_ih,
+                   Array<T>& dw_hh, Array<T>& db_ih, Array<T>& db_hh) {
+  const Geometry g = geometry<Cell, T>(x, w_hh);
+  const LayerDims& d = g.dims;
+  const LayerWeights<T> w = checked_weights(g, w_ih, w_hh, b_ih, b_hh);
+  const Lengths len = checked_lengths(lengths, d);
+  require_shape(gates, {d.T, d.B, py::ssize_t(Cell::kCacheWidth) * d.H}, "gates");
+  require_shape(h_slots, {d.T + 1, d.B, d.H}, "h_slots");
+  if (Cell::kHasCellState) {
+    if (!c_slots) throw py::value_error("c_slots is required for this cell");
+    require_shape(*c_slots, {d.T + 1, d.B, d.H}, "c_slots");
+  }
+  require_window(dy, d, dy_col, "dy");
+  const T* dh_n_ptr = optional_state(dh_n, d, "dh_n");
+  const T* dc_n_ptr = optional_state(dc_n, d, "dc_n");
+  require_shape(dx, {d.T, d.B, d.I}, "dx");
+  const py::ssize_t GH = py::ssize_t(g.G) * d.H;
+  require_shape(dw_ih, {GH, d.I}, "dw_ih");
+  require_shape(dw_hh, {GH, d.H}, "dw_hh");
+  require_shape(db_ih, {GH}, "db_ih");
+  require_shape(db_hh, {GH}, "db_hh");
+  for (auto* a : {&dx, &dw_ih, &dw_hh, &db_ih, &db_hh}) require_writeable(*a, "gradient output");
+
+  const LayerCache<T> cache{const_cast<T*>(gates.data()), const_cast<T*>(h_slots.data()),
+                            c_slots ? const_cast<T*>(c_slots->data()) : nullptr};
+  const LayerGrads<T> grads{dw_ih.mutable_data(), dw_hh.mutable_data(), db_ih.mutable_data(),
+                            db_hh.mutable_data()};
+  Array<T> dh0({d.B, d.H});
+  std::optional<Array<T>> dc0;
+  if (Cell::kHasCellState) dc0.emplace(std::vector<py::ssize_t>{d.B, d.H});
+  {
+    py::gil_scoped_release release;  // pure C++ on buffers we hold references to
+    layer_backward<Cell, T>(d, len, reverse, w, x.data(), cache, dy.data() + dy_col,
+                            int(dy.shape(2)), dh_n_ptr, dc_n_ptr, dx.mutable_data(), grads,
+                            dh0.mutable_data(), dc0 ? dc0->mutable_data() : nullptr);
+  }
+  return py::make_tuple(dh0, dc0 ? py::object(*dc0) : py::none());
+}
+
+template <class Cell, typename T>
+void register_cell_dtype(py::module_& m, const std::string& name) {
+  m.def((name + "_forward").c_str(), &forward<Cell, T>, py::arg("x").noconvert(),
+        py::arg("w_ih").noconvert(), py::arg("w_hh").noconvert(), py::arg("b_ih").noconvert(),
+        py::arg("b_hh").noconvert(), py::arg("h0").noconvert(), py::arg("c0").noconvert(),
+        py::arg("lengths").noconvert(), py::arg("reverse"), py::arg("training"),
+        py::arg("y").noconvert(), py::arg("y_col"),
+        "One layer, one direction over a time-major sequence. Returns (h_n, c_n, cache).");
+  m.def((name + "_backward").c_str(), &backward<Cell, T>, py::arg("x").noconvert(),
+        py::arg("w_ih").noconvert(), py::arg("w_hh").noconvert(), py::arg("b_ih").noconvert(),
+        py::arg("b_hh").noconvert(), py::arg("lengths").noconvert(), py::arg("reverse"),
+        py::arg("gates").noconvert(), py::arg("h_slots").noconvert(),
+        py::arg("c_slots").noconvert(), py::arg("dy").noconvert(), py::arg("dy_col"),
+        py::arg("dh_n").noconvert(), py::arg("dc_n").noconvert(), py::arg("dx").noconvert(),
+        py::arg("dw_ih").noconvert(), py::arg("dw_hh").noconvert(),
+        py::arg("db_ih").noconvert(), py::arg("db_hh").noconvert(),
+        "BPTT of one layer and direction; accumulates into dx and the weight gradients. "
+        "Returns (dh0, dc0).");
+}
+
+template <class Cell>
+void register_cell(py::module_& m, const std::string& name) {
+  register_cell_dtype<Cell, float>(m, name);
+  register_cell_dtype<Cell, double>(m, name);
+}
+
+}  // namespace
+
+void register_layers(py::module_& m) {
+  register_cell<RnnTanhCell>(m, "rnn_tanh");
+  register_cell<RnnReluCell>(m, "rnn_relu");
+  register_cell<LstmCell>(m, "lstm");
+  register_cell<GruCell>(m, "gru");
+}
+
+}  // namespace rnnfast::bindings

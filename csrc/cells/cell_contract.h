@@ -1,0 +1,26 @@
+// The contract every cell implements; the layer machinery (core/layer.h) is written once
+// against it. A cell only knows the gate math of one row (one batch entry at one step).
+//
+//   static constexpr int  kGates;             G: gate blocks in W_ih / W_hh (torch order)
+//   static constexpr int  kCacheWidth;        C: cache row width in units of H (C >= G)
+//   static constexpr bool kHasCellState;      true for LSTM (c state next to h)
+//   static constexpr bool kSplitRecurrentGrad true when d(pre-activation) differs between the
+//                                             input and the recurrent product (GRU's n gate)
+//
+//   template <typename T, bool Training>
+//   static void forward(int H, T* gates, const T* rec, const T* b_ih, const T* b_hh,
+//                       const T* h_prev, const T* c_prev, T* h, T* c);
+//     gates:  [C*H] in: x_t @ W_ih^T in its first G*H entries; out (Training only): the cache
+//     rec:    [G*H] in: h_prev @ W_hh^T, no bias
+//     b_ih, b_hh: [G*H] biases; h_prev, c_prev: [H] in; h, c: [H] out (c null unless LSTM)
+//
+//   template <typename T>
+//   static void backward(int H, const T* cache, const T* h_prev, const T* c_prev,
+//                        const T* h, const T* c, const T* dh, T* dc,
+//                        T* dgx, T* dgh, T* dh_prev);
+//     cache:  [C*H] what forward wrote; h, c: [H] the states forward produced
+//     dh:     [H] in: total gradient w.r.t. h_t;  dc: [H] in: dL/dc_t, out: dL/dc_{t-1}
+//     dgx:    [G*H] out: gradient w.r.t. the input pre-activation (x_t @ W_ih^T + b_ih)
+//     dgh:    [G*H] out, only when kSplitRecurrentGrad: w.r.t. (h_prev @ W_hh^T + b_hh)
+//     dh_prev:[H] out: gradient reaching h_prev directly, not through W_hh
+#pragma once

@@ -1,0 +1,225 @@
+// One recurrent layer in one direction over a whole sequence: forward and BPTT, written once
+// for every cell (see cells/cell_contract.h). Time-major buffers; dims.h has the vocabulary.
+//
+// Fast-path structure:
+//   forward:  one GEMM projects every step's input (x @ W_ih^T); then per step one GEMM for the
+//             recurrent product of all gates and one fused pointwise pass over the batch.
+//   backward: per step only dh_{t-1} = dG_t @ W_hh is sequential; dW_ih, dW_hh and dx are
+//             single GEMMs over all steps, the biases column sums of dG.
+//
+// Hidden states live in "slots". Training keeps T + 1 slots ordered by time, so the state
+// before step t is one contiguous [T, B, H] block for the dW_hh GEMM:
+//   forward direction: slot 0 = h0, slot t + 1 = state after step t
+//   reverse direction: slot T = h0, slot t     = state after step t
+// Inference keeps two slots and alternates between them.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "blas.h"
+#include "dims.h"
+#include "parallel.h"
+
+namespace rnnfast {
+
+template <typename T>
+struct LayerWeights {
+  const T* w_ih;  // [G*H, I]
+  const T* w_hh;  // [G*H, H]
+  const T* b_ih;  // [G*H]
+  const T* b_hh;  // [G*H]
+};
+
+// Parameter gradients, accumulated with += (callers zero them first).
+template <typename T>
+struct LayerGrads {
+  T* w_ih;  // [G*H, I]
+  T* w_hh;  // [G*H, H]
+  T* b_ih;  // [G*H]
+  T* b_hh;  // [G*H]
+};
+
+// What a training forward keeps for backward; the caller owns the memory.
+template <typename T>
+struct LayerCache {
+  T* gates;  // [T, B, C*H] the cell's cache rows
+  T* h;      // [T + 1, B, H] hidden-state slots
+  T* c;      // [T + 1, B, H] cell-state slots (cells with kHasCellState), else null
+};
+
+// Which slot holds the state before processing step s (s counts steps in processing order).
+struct StateSlots {
+  int T;
+  bool reverse;
+  bool keep_all;
+  int operator()(int s) const { return keep_all ? (reverse ? T - s : s) : (s & 1); }
+};
+
+inline int time_of_step(int s, int T, bool reverse) { return reverse ? T - 1 - s : s; }
+
+template <typename T>
+void copy_row(T* dst, const T* src, size_t n) { std::memcpy(dst, src, sizeof(T) * n); }
+
+template <typename T>
+void zero_row(T* dst, size_t n) { std::memset(dst, 0, sizeof(T) * size_t(n)); }
+
+// Rows [b0, b1) of a batch are independent sequences, so each thread runs the whole time loop
+// on its own slice of rows: no synchronisation between steps, and the per-step GEMM is the
+// slice's rows only. Pointers below are to full buffers; a slice touches only its rows.
+struct BatchSlice {
+  int b0, b1;
+  int rows() const { return b1 - b0; }
+};
+
+// Rows per slice below which splitting the batch costs more than it gains.
+inline int64_t batch_grain(int gate_width, int H) {
+  return std::max<int64_t>(4, (int64_t(1) << 16) / (int64_t(gate_width) * H + 1));
+}
+
+// x: [T, B, I] in. y: [T, B, ldy] out, H columns from y written (zeros past a sample's length).
+// h0, c0: [B, H] in (c0 only for cells with a cell state). h_n, c_n: [B, H] out, taken at each
+// sample's last valid step. cache: written when Training, ignored (may be null) otherwise.
+template <class Cell, typename T, bool Training>
+void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const LayerWeights<T>& w,
+                   const T* x, const T* h0, const T* c0, T* y, int ldy, T* h_n, T* c_n,
+                   LayerCache<T>* cache) {
+  const int B = d.B, H = d.H;
+  const int GH = Cell::kGates * H, CW = Cell::kCacheWidth * H;
+  const size_t slot_size = size_t(B) * H;
+  constexpr bool kCell = Cell::kHasCellState;
+
+  // Inference owns its workspaces; training writes into the caller's cache.
+  std::vector<T> gates_ws, h_ws, c_ws;
+  T* gates = Training ? cache->gates : (gates_ws.resize(size_t(d.T) * B * CW), gates_ws.data());
+  T* h_slots = Training ? cache->h : (h_ws.resize(2 * slot_size), h_ws.data());
+  T* c_slots = nullptr;
+  if constexpr (kCell) c_slots = Training ? cache->c : (c_ws.resize(2 * slot_size), c_ws.data());
+  std::vector<T> rec(size_t(B) * GH);  // recurrent product of one step, row b for sample b
+
+  blas::parallel_gemm<T>(false, true, d.T * B, GH, d.I, T(1), x, d.I, w.w_ih, d.I, T(0), gates,
+                         CW);
+
+  const StateSlots slot{d.T, reverse, Training};
+  std::memcpy(h_slots + slot(0) * slot_size, h0, sizeof(T) * slot_size);
+  if constexpr (kCell) std::memcpy(c_slots + slot(0) * slot_size, c0, sizeof(T) * slot_size);
+
+  parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
+    const BatchSlice slice{int(b0), int(b1)};
+    T* rec_slice = rec.data() + size_t(slice.b0) * GH;
+    for (int s = 0; s < d.T; ++s) {
+      const int t = time_of_step(s, d.T, reverse);
+      const T* h_prev = h_slots + slot(s) * slot_size;
+      T* h_cur = h_slots + slot(s + 1) * slot_size;
+      const T* c_prev = kCell ? c_slots + slot(s) * slot_size : nullptr;
+      T* c_cur = kCell ? c_slots + slot(s + 1) * slot_size : nullptr;
+
+      blas::gemm<T>(false, true, slice.rows(), GH, H, T(1), h_prev + size_t(slice.b0) * H, H,
+                    w.w_hh, H, T(0), rec_slice, GH);
+      for (int b = slice.b0; b < slice.b1; ++b) {
+        const size_t row = size_t(b) * H;
+        T* y_row = y + (size_t(t) * B + b) * ldy;
+        if (lengths.active(b, t)) {
+          Cell::template forward<T, Training>(H, gates + (size_t(t) * B + b) * CW,
+                                              rec.data() + size_t(b) * GH, w.b_ih, w.b_hh,
+                                              h_prev + row, kCell ? c_prev + row : nullptr,
+                                              h_cur + row, kCell ? c_cur + row : nullptr);
+          copy_row(y_row, h_cur + row, H);
+        } else {  // finished (or, in reverse, not yet started): carry the state, emit zeros
+          copy_row(h_cur + row, h_prev + row, H);
+          if constexpr (kCell) copy_row(c_cur + row, c_prev + row, H);
+          zero_row(y_row, H);
+        }
+      }
+    }
+  });
+  std::memcpy(h_n, h_slots + slot(d.T) * slot_size, sizeof(T) * slot_size);
+  if constexpr (kCell) std::memcpy(c_n, c_slots + slot(d.T) * slot_size, sizeof(T) * slot_size);
+}
+
+// Adds column sums of a [rows, cols] matrix (leading dimension cols) to out[cols].
+template <typename T>
+void add_column_sums(const T* m, size_t rows, int cols, T* out) {
+  parallel_blocks(cols, 64, [&](int64_t j0, int64_t j1) {
+    for (size_t r = 0; r < rows; ++r) {
+      const T* row = m + r * cols;
+#pragma omp simd
+      for (int64_t j = j0; j < j1; ++j) out[j] += row[j];
+    }
+  });
+}
+
+// BPTT through one layer and direction, given the cache of a training layer_forward.
+// dy: [T, B, lddy] in, H columns used (gradient w.r.t. y). dh_n, dc_n: [B, H] in, may be null.
+// dx: [T, B, I] accumulated (+=). grads: accumulated (+=). dh0, dc0: [B, H] out.
+template <class Cell, typename T>
+void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const LayerWeights<T>& w,
+                    const T* x, const LayerCache<T>& cache, const T* dy, int lddy,
+                    const T* dh_n, const T* dc_n, T* dx, const LayerGrads<T>& grads, T* dh0,
+                    T* dc0) {
+  const int B = d.B, H = d.H;
+  const int GH = Cell::kGates * H, CW = Cell::kCacheWidth * H;
+  const size_t slot_size = size_t(B) * H;
+  const size_t TB = size_t(d.T) * B;
+  constexpr bool kCell = Cell::kHasCellState;
+
+  // Rows of inactive steps stay zero, so they add nothing to any weight gradient.
+  std::vector<T> dgx(TB * GH), dgh_split(Cell::kSplitRecurrentGrad ? TB * GH : 0);
+  T* dgh = Cell::kSplitRecurrentGrad ? dgh_split.data() : dgx.data();
+  std::vector<T> dh(slot_size), dh_prev(slot_size), dc(kCell ? slot_size : 0);
+  if (dh_n) std::memcpy(dh.data(), dh_n, sizeof(T) * slot_size);
+  if (kCell && dc_n) std::memcpy(dc.data(), dc_n, sizeof(T) * slot_size);
+
+  const StateSlots slot{d.T, reverse, true};
+  parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
+    const BatchSlice slice{int(b0), int(b1)};
+    T* dh_cur = dh.data();       // dL/dh after the step being undone
+    T* dh_next = dh_prev.data();  // dL/dh before it, built by this step
+    for (int s = d.T - 1; s >= 0; --s) {
+      const int t = time_of_step(s, d.T, reverse);
+      const T* h_prev = cache.h + slot(s) * slot_size;
+      const T* h_cur = cache.h + slot(s + 1) * slot_size;
+      const T* c_prev = kCell ? cache.c + slot(s) * slot_size : nullptr;
+      const T* c_cur = kCell ? cache.c + slot(s + 1) * slot_size : nullptr;
+      T* dgx_t = dgx.data() + size_t(t) * B * GH;
+      T* dgh_t = dgh + size_t(t) * B * GH;
+
+      for (int b = slice.b0; b < slice.b1; ++b) {
+        const size_t row = size_t(b) * H;
+        T* dh_b = dh_cur + row;
+        if (lengths.active(b, t)) {
+          const T* dy_row = dy + (size_t(t) * B + b) * lddy;
+#pragma omp simd
+          for (int j = 0; j < H; ++j) dh_b[j] += dy_row[j];
+          Cell::backward(H, cache.gates + (size_t(t) * B + b) * CW, h_prev + row,
+                         kCell ? c_prev + row : nullptr, h_cur + row,
+                         kCell ? c_cur + row : nullptr, dh_b, kCell ? dc.data() + row : nullptr,
+                         dgx_t + size_t(b) * GH, dgh_t + size_t(b) * GH, dh_next + row);
+        } else {  // the state was carried through this step: so is its gradient
+          copy_row(dh_next + row, dh_b, H);
+        }
+      }
+      blas::gemm<T>(false, false, slice.rows(), H, GH, T(1), dgh_t + size_t(slice.b0) * GH, GH,
+                    w.w_hh, H, T(1), dh_next + size_t(slice.b0) * H, H);
+      std::swap(dh_cur, dh_next);
+    }
+    // After T swaps the result sits in dh when T is even, in dh_prev when odd.
+    copy_row(dh0 + size_t(slice.b0) * H, dh_cur + size_t(slice.b0) * H, size_t(slice.rows()) * H);
+  });
+  if constexpr (kCell) std::memcpy(dc0, dc.data(), sizeof(T) * slot_size);
+
+  // The state before step t, for every t, is one contiguous block of slots.
+  const T* h_before = cache.h + (reverse ? slot_size : 0);
+  blas::parallel_gemm<T>(true, false, GH, H, int(TB), T(1), dgh, GH, h_before, H, T(1),
+                         grads.w_hh, H);
+  blas::parallel_gemm<T>(true, false, GH, d.I, int(TB), T(1), dgx.data(), GH, x, d.I, T(1),
+                         grads.w_ih, d.I);
+  blas::parallel_gemm<T>(false, false, int(TB), d.I, GH, T(1), dgx.data(), GH, w.w_ih, d.I, T(1),
+                         dx, d.I);
+  add_column_sums(dgx.data(), TB, GH, grads.b_ih);
+  add_column_sums(dgh, TB, GH, grads.b_hh);
+}
+
+}  // namespace rnnfast

@@ -1,0 +1,40 @@
+"""Runtime configuration report and thread control."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import numpy as np
+
+from rnnfast import __version__
+from rnnfast.backends import cpu
+
+
+def config_info() -> dict[str, object]:
+    """What this installation runs on: version, BLAS and its CPU kernel, OpenMP, threads."""
+    info: dict[str, object] = {
+        "rnnfast": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs",
+    }
+    info.update(cpu.runtime_info())
+    return info
+
+
+def show_config() -> None:
+    """Print :func:`config_info`, one ``key: value`` line each."""
+    for key, value in config_info().items():
+        print(f"{key:>15}: {value}")
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for BLAS and for the fused pointwise passes.
+
+    ``threadpoolctl.threadpool_limits`` works as well: it finds rnnfast's OpenBLAS and OpenMP.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    cpu.set_num_threads(n)

@@ -1,0 +1,1 @@
+"""Compute backends behind :mod:`rnnfast.nn`: ``cpu`` (the C++ extension)."""

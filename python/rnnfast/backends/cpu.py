@@ -1,0 +1,39 @@
+"""CPU backend: the C++ extension ``rnnfast._core`` (one layer, one direction per call).
+
+Every function here takes time-major, C-contiguous arrays of the layer's dtype; the checks that
+give users friendly errors happen in :mod:`rnnfast.nn`, and the extension re-checks shapes.
+"""
+
+from __future__ import annotations
+
+from rnnfast._blas_loader import load_core
+
+_core = load_core()
+
+CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+
+
+def layer_forward(cell: str, *args, **kwargs):
+    """``<cell>_forward`` of the extension; returns ``(h_n, c_n, cache)``."""
+    return getattr(_core, f"{cell}_forward")(*args, **kwargs)
+
+
+def layer_backward(cell: str, *args, **kwargs):
+    """``<cell>_backward`` of the extension; returns ``(dh0, dc0)``."""
+    return getattr(_core, f"{cell}_backward")(*args, **kwargs)
+
+
+def runtime_info() -> dict[str, object]:
+    """BLAS kernel and threading of the loaded extension."""
+    return {
+        "blas": "scipy-openblas32 (" + _core.blas_config().strip() + ")",
+        "blas_corename": _core.blas_corename(),
+        "openmp": _core.openmp_enabled(),
+        "threads": _core.openmp_max_threads(),
+        "blas_threads_per_block": _core.blas_num_threads(),
+    }
+
+
+def set_num_threads(n: int) -> None:
+    """Threads rnnfast computes with (OpenMP; each thread's BLAS calls stay single-threaded)."""
+    _core.set_openmp_num_threads(n)

@@ -1,0 +1,76 @@
+"""Input checks shared by the ``rnnfast.nn`` modules: clear errors instead of wrong numbers."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_dtype(dtype: object) -> np.dtype:
+    """Return ``dtype`` as a numpy dtype if it is float32 or float64, else raise TypeError."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    # `dtype is None` would give float64 silently; `x in tuple` would also match None that way.
+    if dtype is None or resolved is None or not any(resolved == d for d in SUPPORTED_DTYPES):
+        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}")
+    return resolved
+
+
+def check_positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def as_float_array(value: object, name: str, dtype: np.dtype, shape: tuple) -> np.ndarray:
+    """Convert ``value`` to a C-contiguous array of ``dtype``, checking kind, shape and finiteness.
+
+    ``shape`` holds the expected size per axis, ``None`` where any size is allowed, and its
+    length is the required number of dimensions.
+    """
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # e.g. ragged nested lists
+        raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}") from exc
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must hold real numbers (float or integer), got dtype {array.dtype}")
+    if array.ndim != len(shape):
+        raise ValueError(
+            f"{name} must be {len(shape)}-D with shape {_describe(shape)}, got {array.ndim}-D "
+            f"array of shape {array.shape}"
+        )
+    if any(want is not None and got != want for got, want in zip(array.shape, shape)):
+        raise ValueError(f"{name} must have shape {_describe(shape)}, got {array.shape}")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return array
+
+
+def check_lengths(lengths: object, batch: int, time: int) -> np.ndarray | None:
+    """Validate per-sample lengths; return them as int64, or None when every sample is full."""
+    if lengths is None:
+        return None
+    array = np.asarray(lengths)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"lengths must be an integer array, got dtype {array.dtype}")
+    if array.shape != (batch,):
+        raise ValueError(f"lengths must have shape ({batch},) (one per sample), got {array.shape}")
+    if batch and (array.min() < 1 or array.max() > time):
+        raise ValueError(
+            f"lengths must lie in [1, {time}] (the time dimension of x), got values in "
+            f"[{array.min()}, {array.max()}]"
+        )
+    if batch == 0 or (array == time).all():
+        return None
+    return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def _describe(shape: tuple) -> str:
+    inner = ", ".join("*" if s is None else str(s) for s in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"

@@ -1,0 +1,448 @@
+"""Recurrent stacks (RNN, LSTM, GRU) with torch-compatible parameters and explicit BPTT.
+
+The layer/direction machinery lives in :class:`RecurrentStack`; the subclasses only name
+their cell. Arrays are batch-first in the API and time-major inside (one transpose each way).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnfast.backends import cpu
+from rnnfast.nn._validation import (
+    as_float_array,
+    check_dtype,
+    check_lengths,
+    check_positive_int,
+)
+from rnnfast.nn.init import torch_default_uniform
+
+__all__ = ["GRU", "LSTM", "RNN", "NoForwardCacheError", "RecurrentStack"]
+
+
+class NoForwardCacheError(RuntimeError, ValueError):
+    """Raised by ``backward`` when no training-mode forward precedes it."""
+
+
+@dataclass
+class _ForwardCache:
+    """What one training forward keeps for its backward."""
+
+    layer_inputs: list[np.ndarray]  # per layer: its time-major input [T, B, in]
+    direction_caches: list[list[tuple]]  # [layer][direction]: the extension's cache arrays
+    lengths: np.ndarray | None
+    batch: int
+    time: int
+
+
+class RecurrentStack:
+    """Multi-layer, optionally bidirectional recurrent network over whole sequences.
+
+    Use the subclasses :class:`RNN`, :class:`LSTM` and :class:`GRU`.
+
+    Attributes
+    ----------
+    params : dict of str to ndarray
+        The live parameter arrays, keyed and shaped as the matching ``torch.nn`` module's
+        ``state_dict`` (``weight_ih_l{k}[_reverse]`` ``(G*hidden, in)``, ``weight_hh_l{k}...``
+        ``(G*hidden, hidden)``, ``bias_ih_l{k}...`` and ``bias_hh_l{k}...`` ``(G*hidden,)``).
+        Optimizers update these arrays in place.
+    grads : dict of str to ndarray or None
+        Gradients of the last :meth:`backward`, with the keys of ``params``.
+    """
+
+    _gates: int
+    _has_cell_state: bool = False
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dtype: object = np.float32,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        if not isinstance(bidirectional, (bool, np.bool_)):
+            raise TypeError(f"bidirectional must be a bool, got {bidirectional!r}")
+        self.bidirectional = bool(bidirectional)
+        self.dtype = check_dtype(dtype)
+        rng = _check_random_state(random_state)
+        self.params = {
+            name: torch_default_uniform(rng, shape, self.hidden_size, self.dtype)
+            for name, shape in self._parameter_shapes().items()
+        }
+        self.grads: dict[str, np.ndarray] | None = None
+        self._cache: _ForwardCache | None = None
+        self._last_forward_was_inference = False
+
+    # ----------------------------------------------------------------------------- structure
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def _cell(self) -> str:
+        """Name of the extension's cell kernels."""
+        raise NotImplementedError
+
+    def _parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        gh, h = self._gates * self.hidden_size, self.hidden_size
+        shapes = {}
+        for layer in range(self.num_layers):
+            layer_in = self.input_size if layer == 0 else h * self.num_directions
+            for direction in range(self.num_directions):
+                sfx = _suffix(layer, direction)
+                shapes[f"weight_ih{sfx}"] = (gh, layer_in)
+                shapes[f"weight_hh{sfx}"] = (gh, h)
+                shapes[f"bias_ih{sfx}"] = (gh,)
+                shapes[f"bias_hh{sfx}"] = (gh,)
+        return shapes
+
+    def _layer_weights(self, layer: int, direction: int) -> tuple[np.ndarray, ...]:
+        sfx = _suffix(layer, direction)
+        return tuple(self.params[f"{kind}{sfx}"] for kind in _KINDS)
+
+    # ------------------------------------------------------------------------------ weights
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters, keyed as ``torch.nn``'s ``state_dict``."""
+        return {name: value.copy() for name, value in self.params.items()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Copy parameters in from a mapping with exactly the keys of :meth:`state_dict`.
+
+        Values may be any array-likes of the right shapes (e.g. ``tensor.numpy()``); they are
+        cast to this module's dtype. A cached forward is dropped, as it used the old weights.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
+        missing = [k for k in self.params if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in self.params]
+        if missing or unexpected:
+            raise ValueError(
+                f"state_dict keys do not match: missing {missing}, unexpected {unexpected}"
+            )
+        loaded = {
+            name: as_float_array(state_dict[name], f"state_dict[{name!r}]", self.dtype, current.shape)
+            for name, current in self.params.items()
+        }
+        for name, value in loaded.items():
+            self.params[name][...] = value
+        self._cache = None
+        self.grads = None
+
+    # ------------------------------------------------------------------------------ forward
+    def forward(
+        self,
+        x: np.ndarray,
+        lengths: np.ndarray | None = None,
+        hx: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None,
+        training: bool = True,
+    ):
+        """Run the network over whole sequences.
+
+        Parameters
+        ----------
+        x : array-like of shape (batch, time, input_size)
+            Input sequences, batch-first. Cast to the module's dtype.
+        lengths : array-like of int of shape (batch,), optional
+            Valid steps per sample, each in ``[1, time]`` (any order). Steps past a sample's
+            length are ignored, its output there is zero, its final state is taken at its last
+            valid step, and the reverse direction starts there (torch's packed sequences).
+        hx : array-like of shape (num_layers * num_directions, batch, hidden_size), optional
+            Initial hidden state; for :class:`LSTM` a tuple ``(h0, c0)`` of two such arrays.
+            Zeros when omitted.
+        training : bool, default True
+            Keep what :meth:`backward` needs. With False nothing is cached (less memory) and
+            :meth:`backward` cannot follow.
+
+        Returns
+        -------
+        output : ndarray of shape (batch, time, num_directions * hidden_size)
+            Top layer's hidden state at each step, forward direction then reverse.
+        h_n : ndarray of shape (num_layers * num_directions, batch, hidden_size)
+            Final hidden state of every layer and direction, layer-major as in torch; for
+            :class:`LSTM` a tuple ``(h_n, c_n)``.
+        """
+        self._cache = None
+        self.grads = None
+        x = as_float_array(x, "x", self.dtype, (None, None, self.input_size))
+        batch, time = x.shape[:2]
+        if time < 1:
+            raise ValueError("x must have at least one time step (axis 1), got 0")
+        lengths = check_lengths(lengths, batch, time)
+        h0, c0 = self._initial_state(hx, batch)
+        training = bool(training)
+
+        layer_input = np.ascontiguousarray(x.transpose(1, 0, 2))
+        h_n = np.empty_like(h0)
+        c_n = np.empty_like(c0) if c0 is not None else None
+        layer_inputs, direction_caches = [], []
+        for layer in range(self.num_layers):
+            y = np.empty((time, batch, self.num_directions * self.hidden_size), self.dtype)
+            caches = []
+            for direction in range(self.num_directions):
+                s = layer * self.num_directions + direction
+                h_last, c_last, cache = cpu.layer_forward(
+                    self._cell,
+                    layer_input,
+                    *self._layer_weights(layer, direction),
+                    h0[s],
+                    None if c0 is None else c0[s],
+                    lengths,
+                    reverse=direction == 1,
+                    training=training,
+                    y=y,
+                    y_col=direction * self.hidden_size,
+                )
+                h_n[s] = h_last
+                if c_n is not None:
+                    c_n[s] = c_last
+                caches.append(cache)
+            layer_inputs.append(layer_input)
+            direction_caches.append(caches)
+            layer_input = y
+
+        if training:
+            self._cache = _ForwardCache(layer_inputs, direction_caches, lengths, batch, time)
+        self._last_forward_was_inference = not training
+        output = np.ascontiguousarray(layer_input.transpose(1, 0, 2))
+        return output, self._pack_state(h_n, c_n)
+
+    __call__ = forward
+
+    # ----------------------------------------------------------------------------- backward
+    def backward(self, grad_output: np.ndarray, grad_state=None):
+        """Backpropagate through time through the last training-mode :meth:`forward`.
+
+        Parameters
+        ----------
+        grad_output : array-like of shape (batch, time, num_directions * hidden_size)
+            Gradient of the loss w.r.t. ``output``. Entries past a sample's length are ignored.
+        grad_state : array-like, optional
+            Gradient w.r.t. ``h_n``, shaped like it; for :class:`LSTM` a tuple
+            ``(grad_h_n, grad_c_n)`` whose entries may be None. Zero when omitted.
+
+        Returns
+        -------
+        grad_input : ndarray of shape (batch, time, input_size)
+            Gradient w.r.t. ``x`` (zero past each sample's length).
+        grad_hx : ndarray of shape (num_layers * num_directions, batch, hidden_size)
+            Gradient w.r.t. the initial state; a tuple ``(grad_h0, grad_c0)`` for LSTM.
+
+        The parameter gradients are stored in :attr:`grads` (not accumulated across calls).
+        """
+        cache = self._require_cache()
+        batch, time = cache.batch, cache.time
+        width = self.num_directions * self.hidden_size
+        grad_output = as_float_array(grad_output, "grad_output", self.dtype, (batch, time, width))
+        dh_n, dc_n = self._final_state_grads(grad_state, batch)
+
+        grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+        dh0 = np.zeros((self.num_layers * self.num_directions, batch, self.hidden_size), self.dtype)
+        dc0 = np.zeros_like(dh0) if self._has_cell_state else None
+        dy = np.ascontiguousarray(grad_output.transpose(1, 0, 2))
+        for layer in reversed(range(self.num_layers)):
+            layer_input = cache.layer_inputs[layer]
+            dx = np.zeros_like(layer_input)
+            for direction in range(self.num_directions):
+                s = layer * self.num_directions + direction
+                sfx = _suffix(layer, direction)
+                gates, h_slots, c_slots = cache.direction_caches[layer][direction]
+                dh_first, dc_first = cpu.layer_backward(
+                    self._cell,
+                    layer_input,
+                    *self._layer_weights(layer, direction),
+                    cache.lengths,
+                    reverse=direction == 1,
+                    gates=gates,
+                    h_slots=h_slots,
+                    c_slots=c_slots,
+                    dy=dy,
+                    dy_col=direction * self.hidden_size,
+                    dh_n=None if dh_n is None else dh_n[s],
+                    dc_n=None if dc_n is None else dc_n[s],
+                    dx=dx,
+                    dw_ih=grads[f"weight_ih{sfx}"],
+                    dw_hh=grads[f"weight_hh{sfx}"],
+                    db_ih=grads[f"bias_ih{sfx}"],
+                    db_hh=grads[f"bias_hh{sfx}"],
+                )
+                dh0[s] = dh_first
+                if dc0 is not None:
+                    dc0[s] = dc_first
+            dy = dx
+        self.grads = grads
+        grad_input = np.ascontiguousarray(dy.transpose(1, 0, 2))
+        return grad_input, self._pack_state(dh0, dc0)
+
+    # ------------------------------------------------------------------------------ helpers
+    def _state_shape(self, batch: int) -> tuple[int, int, int]:
+        return (self.num_layers * self.num_directions, batch, self.hidden_size)
+
+    def _initial_state(self, hx, batch: int) -> tuple[np.ndarray, np.ndarray | None]:
+        shape = self._state_shape(batch)
+        if hx is None:
+            zeros = np.zeros(shape, self.dtype)
+            return zeros, (zeros.copy() if self._has_cell_state else None)
+        if self._has_cell_state:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError("hx must be a tuple (h0, c0) for LSTM")
+            return (
+                as_float_array(hx[0], "hx[0] (h0)", self.dtype, shape),
+                as_float_array(hx[1], "hx[1] (c0)", self.dtype, shape),
+            )
+        if isinstance(hx, (tuple, list)):
+            raise TypeError(f"hx must be one array for {type(self).__name__}, got a sequence")
+        return as_float_array(hx, "hx", self.dtype, shape), None
+
+    def _final_state_grads(self, grad_state, batch: int):
+        shape = self._state_shape(batch)
+        if grad_state is None:
+            return None, None
+        if self._has_cell_state:
+            if not isinstance(grad_state, (tuple, list)) or len(grad_state) != 2:
+                raise TypeError("grad_state must be a tuple (grad_h_n, grad_c_n) for LSTM")
+            dh, dc = grad_state
+            return (
+                None if dh is None else as_float_array(dh, "grad_state[0]", self.dtype, shape),
+                None if dc is None else as_float_array(dc, "grad_state[1]", self.dtype, shape),
+            )
+        if isinstance(grad_state, (tuple, list)):
+            raise TypeError(f"grad_state must be one array for {type(self).__name__}")
+        return as_float_array(grad_state, "grad_state", self.dtype, shape), None
+
+    def _pack_state(self, h: np.ndarray, c: np.ndarray | None):
+        return (h, c) if self._has_cell_state else h
+
+    def _require_cache(self) -> _ForwardCache:
+        if self._cache is not None:
+            return self._cache
+        if self._last_forward_was_inference:
+            raise NoForwardCacheError(
+                "backward() needs a forward(..., training=True); the last forward ran with "
+                "training=False and kept no cache"
+            )
+        raise NoForwardCacheError("backward() called before forward(..., training=True)")
+
+    def _extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        args = [f"{self.input_size}", f"{self.hidden_size}", f"num_layers={self.num_layers}"]
+        args += [self._extra_repr()] if self._extra_repr() else []
+        args += [f"bidirectional={self.bidirectional}", f"dtype={self.dtype.name}"]
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+class RNN(RecurrentStack):
+    """Elman RNN, ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``; torch.nn.RNN-compatible.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+        Features per input step and hidden units per layer and direction.
+    num_layers : int, default 1
+        Stacked layers; layer ``k > 0`` reads layer ``k - 1``'s output.
+    nonlinearity : {"tanh", "relu"}, default "tanh"
+    bidirectional : bool, default False
+    dtype : numpy.float32 or numpy.float64, default float32
+    random_state : int, numpy.random.Generator or None
+        Seeds the initial weights, ``U(-1/sqrt(hidden), 1/sqrt(hidden))`` as in torch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnfast.nn import RNN
+    >>> rnn = RNN(3, 5, random_state=0)
+    >>> out, h_n = rnn.forward(np.ones((2, 4, 3)))
+    >>> out.shape, h_n.shape
+    ((2, 4, 5), (1, 2, 5))
+    """
+
+    _gates = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bidirectional: bool = False,
+        dtype: object = np.float32,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bidirectional=bidirectional,
+            dtype=dtype,
+            random_state=random_state,
+        )
+
+    @property
+    def _cell(self) -> str:
+        return f"rnn_{self.nonlinearity}"
+
+    def _extra_repr(self) -> str:
+        return f"nonlinearity={self.nonlinearity!r}"
+
+
+class LSTM(RecurrentStack):
+    """Long short-term memory, torch.nn.LSTM-compatible (gate order i, f, g, o).
+
+    Parameters are those of :class:`RNN` without ``nonlinearity``. The state is a tuple
+    ``(h, c)`` in ``hx``, the returned final state and the gradients.
+    """
+
+    _gates = 4
+    _has_cell_state = True
+
+    @property
+    def _cell(self) -> str:
+        return "lstm"
+
+
+class GRU(RecurrentStack):
+    """Gated recurrent unit, torch.nn.GRU-compatible (gates r, z, n; reset after W_hn h).
+
+    ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = (1 - z) * n + z * h``.
+    Parameters are those of :class:`RNN` without ``nonlinearity``.
+    """
+
+    _gates = 3
+
+    @property
+    def _cell(self) -> str:
+        return "gru"
+
+
+_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _suffix(layer: int, direction: int) -> str:
+    return f"_l{layer}" + ("_reverse" if direction == 1 else "")
+
+
+def _check_random_state(random_state) -> np.random.Generator:
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be non-negative, got {random_state}")
+        return np.random.default_rng(int(random_state))
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**31))
+    raise TypeError(
+        f"random_state must be None, an int or a numpy Generator, got {type(random_state).__name__}"
+    )
