@@ -9,8 +9,16 @@ from rnnfast import nn
 
 # (name, rnnfast constructor, torch class name, torch kwargs)
 CELLS = {
-    "rnn_tanh": (lambda *a, **k: nn.RNN(*a, nonlinearity="tanh", **k), "RNN", {"nonlinearity": "tanh"}),
-    "rnn_relu": (lambda *a, **k: nn.RNN(*a, nonlinearity="relu", **k), "RNN", {"nonlinearity": "relu"}),
+    "rnn_tanh": (
+        lambda *a, **k: nn.RNN(*a, nonlinearity="tanh", **k),
+        "RNN",
+        {"nonlinearity": "tanh"},
+    ),
+    "rnn_relu": (
+        lambda *a, **k: nn.RNN(*a, nonlinearity="relu", **k),
+        "RNN",
+        {"nonlinearity": "relu"},
+    ),
     "lstm": (nn.LSTM, "LSTM", {}),
     "gru": (nn.GRU, "GRU", {}),
 }

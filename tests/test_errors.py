@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CELLS, make_module
 
 from rnnfast import nn
+
+from conftest import CELLS, make_module
 
 
 @pytest.fixture(params=list(CELLS))
@@ -143,8 +144,18 @@ def test_bad_grad_state(module):
         ({"random_state": "seed"}, TypeError, "random_state must be"),
         ({"random_state": -1}, ValueError, "random_state must be non-negative"),
     ],
-    ids=["input0", "hidden-float", "layers0", "layers-bool", "bidir", "f16", "int", "str-dtype",
-         "rs-str", "rs-neg"],
+    ids=[
+        "input0",
+        "hidden-float",
+        "layers0",
+        "layers-bool",
+        "bidir",
+        "f16",
+        "int",
+        "str-dtype",
+        "rs-str",
+        "rs-neg",
+    ],
 )
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
 def test_bad_constructor_arguments(cls, kwargs, error, match):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from conftest import CELLS, make_module, random_state_like, state_parts
 
 EPS = 1e-6
@@ -37,8 +38,13 @@ def test_finite_differences(cell, layout):
     rng = np.random.default_rng(11)
     num_layers, bidirectional = (1, False) if layout == "L1-uni" else (2, True)
     module = make_module(
-        cell, 2, 3, num_layers=num_layers, bidirectional=bidirectional,
-        dtype=np.float64, random_state=5,
+        cell,
+        2,
+        3,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        dtype=np.float64,
+        random_state=5,
     )
     batch, time = 3, 4
     x = rng.standard_normal((batch, time, 2))

@@ -7,9 +7,10 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from conftest import CELLS, make_module, state_parts
 
 from rnnfast import nn
+
+from conftest import CELLS, make_module, state_parts
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
@@ -76,7 +77,8 @@ def test_empty_batch(cell):
     out, state = module.forward(np.zeros((0, 5, 3)), lengths=np.zeros(0, int))
     assert out.shape == (0, 5, 8)
     assert all(s.shape == (4, 0, 4) for s in state_parts(state))
-    grad_input, grad_hx = module.backward(np.zeros((0, 5, 8)))
+    grad_input, grad_h0 = module.backward(np.zeros((0, 5, 8)))
+    assert all(g.shape == (4, 0, 4) for g in state_parts(grad_h0))
     assert grad_input.shape == (0, 5, 3)
     assert all(not g.any() for g in module.grads.values())
 

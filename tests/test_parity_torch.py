@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import CELLS, make_module, random_state_like, state_parts
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from conftest import CELLS, make_module, random_state_like, state_parts
 
 TOLERANCES = {np.float32: {"rtol": 1e-4, "atol": 1e-5}, np.float64: {"rtol": 1e-9, "atol": 1e-9}}
 TORCH_DTYPES = {np.float32: torch.float32, np.float64: torch.float64}
@@ -63,8 +64,13 @@ def test_matches_torch(cell, dtype, num_layers, bidirectional, ragged, seq_len):
     rng = np.random.default_rng(7)
     batch, input_size, hidden = 4, 5, 6
     module = make_module(
-        cell, input_size, hidden, num_layers=num_layers, bidirectional=bidirectional,
-        dtype=dtype, random_state=3,
+        cell,
+        input_size,
+        hidden,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        dtype=dtype,
+        random_state=3,
     )
     twin = torch_twin(module, cell, dtype)
     x = rng.standard_normal((batch, seq_len, input_size)).astype(dtype)

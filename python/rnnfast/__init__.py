@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from rnnfast import nn  # noqa: E402
-from rnnfast._config import config_info, set_num_threads, show_config  # noqa: E402
+from rnnfast import nn
+from rnnfast._config import config_info, set_num_threads, show_config
 
 __all__ = ["__version__", "config_info", "nn", "set_num_threads", "show_config"]

@@ -3,7 +3,8 @@
 OpenBLAS picks its CPU kernel once, when the library is loaded, and its runtime detection
 chooses an AVX2 kernel on some AVX-512 CPUs (AMD Zen 4/5 among them), which halves SGEMM
 throughput. Our BLAS is ``scipy_openblas32``'s ``libscipy_openblas``, a different library from
-numpy's, so setting ``OPENBLAS_CORETYPE`` just while *ours* loads affects only ours.
+numpy's, so setting ``OPENBLAS_CORETYPE`` just while *ours* loads affects only ours. The
+variables are restored right after, so child processes and numpy never see them.
 """
 
 from __future__ import annotations
@@ -46,19 +47,18 @@ def preferred_coretype() -> str | None:
 
 
 @contextlib.contextmanager
-def _env_var(name: str, value: str | None) -> Iterator[None]:
-    if value is None:
-        yield
-        return
-    old = os.environ.get(name)
-    os.environ[name] = value
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Set the non-None ``values`` in os.environ for the duration, then restore."""
+    saved = {name: os.environ.get(name) for name, value in values.items() if value is not None}
+    os.environ.update({name: value for name, value in values.items() if value is not None})
     try:
         yield
     finally:
-        if old is None:
-            del os.environ[name]
-        else:
-            os.environ[name] = old
+        for name, old in saved.items():
+            if old is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = old
 
 
 def load_core() -> ModuleType:
@@ -66,7 +66,10 @@ def load_core() -> ModuleType:
     import numpy  # noqa: F401  (numpy's own BLAS is initialised before the variable is set)
     import scipy_openblas32
 
-    with _env_var("OPENBLAS_CORETYPE", preferred_coretype()):
+    # One thread: OpenMP drives parallelism and each block calls BLAS single-threaded, so a
+    # pool of OpenBLAS threads would only sit there polling for work.
+    load_env = {"OPENBLAS_CORETYPE": preferred_coretype(), "OPENBLAS_NUM_THREADS": "1"}
+    with _environment(load_env):
         # Loading by path also makes an in-place or editable build find the library.
         for path in sorted(glob.glob(os.path.join(scipy_openblas32.get_lib_dir(), "lib*"))):
             if ".so" in path or path.endswith((".dylib", ".dll")):

@@ -38,13 +38,15 @@ def as_float_array(value: object, name: str, dtype: np.dtype, shape: tuple) -> n
     except Exception as exc:  # e.g. ragged nested lists
         raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}") from exc
     if array.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must hold real numbers (float or integer), got dtype {array.dtype}")
+        raise TypeError(
+            f"{name} must hold real numbers (float or integer), got dtype {array.dtype}"
+        )
     if array.ndim != len(shape):
         raise ValueError(
             f"{name} must be {len(shape)}-D with shape {_describe(shape)}, got {array.ndim}-D "
             f"array of shape {array.shape}"
         )
-    if any(want is not None and got != want for got, want in zip(array.shape, shape)):
+    if any(want is not None and got != want for got, want in zip(array.shape, shape, strict=True)):
         raise ValueError(f"{name} must have shape {_describe(shape)}, got {array.shape}")
     array = np.ascontiguousarray(array, dtype=dtype)
     if not np.isfinite(array).all():

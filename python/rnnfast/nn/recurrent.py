@@ -129,7 +129,9 @@ class RecurrentStack:
                 f"state_dict keys do not match: missing {missing}, unexpected {unexpected}"
             )
         loaded = {
-            name: as_float_array(state_dict[name], f"state_dict[{name!r}]", self.dtype, current.shape)
+            name: as_float_array(
+                state_dict[name], f"state_dict[{name!r}]", self.dtype, current.shape
+            )
             for name, current in self.params.items()
         }
         for name, value in loaded.items():
