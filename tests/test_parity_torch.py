@@ -42,7 +42,7 @@ def run_torch(twin, x, lengths, hx, grad_out, grad_state):
         out, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=time)
     states = state if isinstance(state, tuple) else (state,)
     loss = (out * torch.from_numpy(grad_out)).sum()
-    for s, g in zip(states, state_parts(grad_state)):
+    for s, g in zip(states, state_parts(grad_state), strict=True):
         loss = loss + (s * torch.from_numpy(g)).sum()
     loss.backward()
     return {
@@ -133,6 +133,8 @@ def test_larger_float32_shapes_match_torch(cell, rng):
     expected = run_torch(twin, x, lengths, hx, grad_out, grad_state)
     tol = {"rtol": 1e-4, "atol": 2e-5}
     np.testing.assert_allclose(out, expected["output"], **tol)
+    for ours, theirs in zip(state_parts(state), expected["state"], strict=True):
+        np.testing.assert_allclose(ours, theirs, **tol)
     np.testing.assert_allclose(grad_input, expected["grad_input"], **tol)
     for ours, theirs in zip(state_parts(grad_hx), expected["grad_hx"], strict=True):
         np.testing.assert_allclose(ours, theirs, **tol)
