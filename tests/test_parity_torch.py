@@ -124,17 +124,19 @@ def test_inference_matches_training_forward_and_torch_without_hx(cell, rng):
     np.testing.assert_allclose(out_infer, expected.numpy(), **TOLERANCES[np.float32])
 
 
+@pytest.mark.parametrize("batch", [64, 160], ids=["packed-step", "blas-step"])
 @pytest.mark.parametrize("cell", list(CELLS))
-def test_larger_float32_shapes_match_torch(cell, rng):
-    """Shapes big enough to take the threaded paths (batch slices, split GEMMs)."""
+def test_larger_float32_shapes_match_torch(cell, batch, rng):
+    """Shapes that take the threaded paths: batch slices, split GEMMs, and both per-step
+    products (packed kernel for <= 64 rows per thread, BLAS above)."""
     module = make_module(cell, 48, 96, num_layers=2, bidirectional=True, random_state=1)
     twin = torch_twin(module, cell, np.float32)
-    x = rng.standard_normal((64, 30, 48)).astype(np.float32)
-    lengths = rng.integers(1, 31, size=64)
-    hx = random_state_like(module, rng, 64)
-    grad_out = rng.standard_normal((64, 30, 192)).astype(np.float32)
-    grad_state = random_state_like(module, rng, 64)
-    # Weight gradients sum over 30 * 64 steps: float32 rounding grows with the sum.
+    x = rng.standard_normal((batch, 30, 48)).astype(np.float32)
+    lengths = rng.integers(1, 31, size=batch)
+    hx = random_state_like(module, rng, batch)
+    grad_out = rng.standard_normal((batch, 30, 192)).astype(np.float32)
+    grad_state = random_state_like(module, rng, batch)
+    # Weight gradients sum over 30 * batch steps: float32 rounding grows with the sum.
     assert_matches_torch(
         module,
         twin,

@@ -16,11 +16,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include "blas.h"
 #include "dims.h"
+#include "packed_gemm.h"
 #include "parallel.h"
 
 namespace rnnfast {
@@ -79,6 +81,12 @@ inline int64_t batch_grain(int gate_width, int H) {
   return std::max<int64_t>(4, (int64_t(1) << 16) / (int64_t(gate_width) * H + 1));
 }
 
+// The most rows one batch slice gets (parallel_blocks splits evenly, at most one per thread).
+inline int max_slice_rows(int B, int gate_width, int H) {
+  const int64_t slices = std::min<int64_t>(openmp_max_threads(), B / batch_grain(gate_width, H));
+  return slices <= 1 ? B : int((B + slices - 1) / slices);
+}
+
 // x: [T, B, I] in. y: [T, B, ldy] out, H columns from y written (zeros past a sample's length).
 // h0, c0: [B, H] in (c0 only for cells with a cell state). h_n, c_n: [B, H] out, taken at each
 // sample's last valid step. cache: written when Training, ignored (may be null) otherwise.
@@ -91,13 +99,18 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
   const size_t slot_size = size_t(B) * H;
   constexpr bool kCell = Cell::kHasCellState;
 
-  // Inference owns its workspaces; training writes into the caller's cache.
-  std::vector<T> gates_ws, h_ws, c_ws;
-  T* gates = Training ? cache->gates : (gates_ws.resize(size_t(d.T) * B * CW), gates_ws.data());
-  T* h_slots = Training ? cache->h : (h_ws.resize(2 * slot_size), h_ws.data());
-  T* c_slots = nullptr;
-  if constexpr (kCell) c_slots = Training ? cache->c : (c_ws.resize(2 * slot_size), c_ws.data());
-  std::vector<T> rec(size_t(B) * GH);  // recurrent product of one step, row b for sample b
+  // Inference owns its workspaces (fully written before read, so left uninitialised);
+  // training writes into the caller's cache.
+  std::unique_ptr<T[]> gates_ws, h_ws, c_ws;
+  if (!Training) {
+    gates_ws.reset(new T[size_t(d.T) * B * CW]);
+    h_ws.reset(new T[2 * slot_size]);
+    if (kCell) c_ws.reset(new T[2 * slot_size]);
+  }
+  T* gates = Training ? cache->gates : gates_ws.get();
+  T* h_slots = Training ? cache->h : h_ws.get();
+  T* c_slots = kCell ? (Training ? cache->c : c_ws.get()) : nullptr;
+  std::unique_ptr<T[]> rec(new T[size_t(B) * GH]);  // one step's recurrent product, row b: sample b
 
   blas::parallel_gemm<T>(false, true, d.T * B, GH, d.I, T(1), x, d.I, w.w_ih, d.I, T(0), gates,
                          CW);
@@ -106,9 +119,11 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
   std::memcpy(h_slots + slot(0) * slot_size, h0, sizeof(T) * slot_size);
   if constexpr (kCell) std::memcpy(c_slots + slot(0) * slot_size, c0, sizeof(T) * slot_size);
 
+  const RecurrentProduct<T> times_w_hh_t(w.w_hh, GH, H, /*w_is_nk=*/true,  // h @ W_hh^T
+                                         max_slice_rows(B, GH, H));
   parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
     const BatchSlice slice{int(b0), int(b1)};
-    T* rec_slice = rec.data() + size_t(slice.b0) * GH;
+    T* rec_slice = rec.get() + size_t(slice.b0) * GH;
     for (int s = 0; s < d.T; ++s) {
       const int t = time_of_step(s, d.T, reverse);
       const T* h_prev = h_slots + slot(s) * slot_size;
@@ -116,14 +131,14 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
       const T* c_prev = kCell ? c_slots + slot(s) * slot_size : nullptr;
       T* c_cur = kCell ? c_slots + slot(s + 1) * slot_size : nullptr;
 
-      blas::gemm<T>(false, true, slice.rows(), GH, H, T(1), h_prev + size_t(slice.b0) * H, H,
-                    w.w_hh, H, T(0), rec_slice, GH);
+      times_w_hh_t.multiply(slice.rows(), h_prev + size_t(slice.b0) * H, H, rec_slice, GH,
+                            /*accumulate=*/false);
       for (int b = slice.b0; b < slice.b1; ++b) {
         const size_t row = size_t(b) * H;
         T* y_row = y + (size_t(t) * B + b) * ldy;
         if (lengths.active(b, t)) {
           Cell::template forward<T, Training>(H, gates + (size_t(t) * B + b) * CW,
-                                              rec.data() + size_t(b) * GH, w.b_ih, w.b_hh,
+                                              rec.get() + size_t(b) * GH, w.b_ih, w.b_hh,
                                               h_prev + row, kCell ? c_prev + row : nullptr,
                                               h_cur + row, kCell ? c_cur + row : nullptr);
           copy_row(y_row, h_cur + row, H);
@@ -173,6 +188,8 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
   if (kCell && dc_n) std::memcpy(dc.data(), dc_n, sizeof(T) * slot_size);
 
   const StateSlots slot{d.T, reverse, true};
+  const RecurrentProduct<T> times_w_hh(w.w_hh, H, GH, /*w_is_nk=*/false,  // dG @ W_hh
+                                       max_slice_rows(B, GH, H));
   parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
     const BatchSlice slice{int(b0), int(b1)};
     T* dh_cur = dh.data();       // dL/dh after the step being undone
@@ -201,8 +218,8 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
           copy_row(dh_next + row, dh_b, H);
         }
       }
-      blas::gemm<T>(false, false, slice.rows(), H, GH, T(1), dgh_t + size_t(slice.b0) * GH, GH,
-                    w.w_hh, H, T(1), dh_next + size_t(slice.b0) * H, H);
+      times_w_hh.multiply(slice.rows(), dgh_t + size_t(slice.b0) * GH, GH,
+                          dh_next + size_t(slice.b0) * H, H, /*accumulate=*/true);
       std::swap(dh_cur, dh_next);
     }
     // After T swaps the result sits in dh when T is even, in dh_prev when odd.
