@@ -81,12 +81,6 @@ inline int64_t batch_grain(int gate_width, int H) {
   return std::max<int64_t>(4, (int64_t(1) << 16) / (int64_t(gate_width) * H + 1));
 }
 
-// The most rows one batch slice gets (parallel_blocks splits evenly, at most one per thread).
-inline int max_slice_rows(int B, int gate_width, int H) {
-  const int64_t slices = std::min<int64_t>(openmp_max_threads(), B / batch_grain(gate_width, H));
-  return slices <= 1 ? B : int((B + slices - 1) / slices);
-}
-
 // x: [T, B, I] in. y: [T, B, ldy] out, H columns from y written (zeros past a sample's length).
 // h0, c0: [B, H] in (c0 only for cells with a cell state). h_n, c_n: [B, H] out, taken at each
 // sample's last valid step. cache: written when Training, ignored (may be null) otherwise.
@@ -120,7 +114,7 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
   if constexpr (kCell) std::memcpy(c_slots + slot(0) * slot_size, c0, sizeof(T) * slot_size);
 
   const RecurrentProduct<T> times_w_hh_t(w.w_hh, GH, H, /*w_is_nk=*/true,  // h @ W_hh^T
-                                         max_slice_rows(B, GH, H));
+                                         int(max_block_size(B, batch_grain(GH, H))));
   parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
     const BatchSlice slice{int(b0), int(b1)};
     T* rec_slice = rec.get() + size_t(slice.b0) * GH;
@@ -189,7 +183,7 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
 
   const StateSlots slot{d.T, reverse, true};
   const RecurrentProduct<T> times_w_hh(w.w_hh, H, GH, /*w_is_nk=*/false,  // dG @ W_hh
-                                       max_slice_rows(B, GH, H));
+                                       int(max_block_size(B, batch_grain(GH, H))));
   parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
     const BatchSlice slice{int(b0), int(b1)};
     T* dh_cur = dh.data();       // dL/dh after the step being undone

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "blas.h"
@@ -106,11 +107,11 @@ class RecurrentProduct {
   // W: [N, K] (w_is_nk) or [K, N]; rows_per_call: the most rows one multiply() will get.
   RecurrentProduct(const T* W, int N, int K, bool w_is_nk, int rows_per_call)
       : W_(W), N_(N), K_(K), w_is_nk_(w_is_nk) {
-    if (rows_per_call <= kMaxPackedRows) packed_.emplace_back(W, N, K, w_is_nk);
+    if (rows_per_call <= kMaxPackedRows) packed_.emplace(W, N, K, w_is_nk);
   }
 
   void multiply(int rows, const T* A, int lda, T* C, int ldc, bool accumulate) const {
-    if (!packed_.empty()) return packed_[0].multiply(rows, A, lda, C, ldc, accumulate);
+    if (packed_) return packed_->multiply(rows, A, lda, C, ldc, accumulate);
     blas::gemm<T>(false, w_is_nk_, rows, N_, K_, T(1), A, lda, W_, w_is_nk_ ? K_ : N_,
                   accumulate ? T(1) : T(0), C, ldc);
   }
@@ -119,7 +120,7 @@ class RecurrentProduct {
   const T* W_;
   int N_, K_;
   bool w_is_nk_;
-  std::vector<PackedWeights<T>> packed_;  // empty, or the one packed copy of W
+  std::optional<PackedWeights<T>> packed_;  // W packed, when the packed kernel is used
 };
 
 }  // namespace rnnfast

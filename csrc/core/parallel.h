@@ -38,9 +38,22 @@ inline bool openmp_enabled() {
 
 // Splits [0, n) into contiguous blocks of at least `grain` items, at most one per thread, and
 // runs body(begin, end) on each; inline when that makes one block. Bodies must not throw.
+// How many blocks parallel_blocks(n, grain, ...) makes: at most one per thread, each holding at
+// least `grain` items; 1 when that leaves no room to split.
+inline int64_t block_count(int64_t n, int64_t grain) {
+  const int64_t blocks = std::min<int64_t>(openmp_max_threads(), n / std::max<int64_t>(grain, 1));
+  return std::max<int64_t>(blocks, 1);
+}
+
+// The most items one block of parallel_blocks(n, grain, ...) gets.
+inline int64_t max_block_size(int64_t n, int64_t grain) {
+  const int64_t blocks = block_count(n, grain);
+  return (n + blocks - 1) / blocks;
+}
+
 template <typename F>
 void parallel_blocks(int64_t n, int64_t grain, const F& body) {
-  const int64_t blocks = std::min<int64_t>(openmp_max_threads(), n / std::max<int64_t>(grain, 1));
+  const int64_t blocks = block_count(n, grain);
   if (blocks <= 1) {
     if (n > 0) body(int64_t(0), n);
     return;
