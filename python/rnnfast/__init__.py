@@ -2,7 +2,26 @@
 
 __version__ = "0.1.0"
 
-from rnnfast import nn
+from rnnfast import nn, optim
 from rnnfast._config import config_info, set_num_threads, show_config
+from rnnfast.data import SequenceScaler
+from rnnfast.estimators import (
+    RNNClassifier,
+    RNNRegressor,
+    SequenceTagger,
+    TrainingDivergedError,
+)
 
-__all__ = ["__version__", "config_info", "nn", "set_num_threads", "show_config"]
+__all__ = [
+    "RNNClassifier",
+    "RNNRegressor",
+    "SequenceScaler",
+    "SequenceTagger",
+    "TrainingDivergedError",
+    "__version__",
+    "config_info",
+    "nn",
+    "optim",
+    "set_num_threads",
+    "show_config",
+]

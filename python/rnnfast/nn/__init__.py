@@ -1,5 +1,18 @@
-"""The network layer: recurrent stacks with explicit forward/backward over numpy arrays."""
+"""The network layer: recurrent stacks, a linear head, losses and initialisers, with explicit
+forward/backward over numpy arrays."""
 
+from rnnfast.nn.dense import Linear
+from rnnfast.nn.network import CELL_TYPES, SequenceNetwork, make_recurrent
 from rnnfast.nn.recurrent import GRU, LSTM, RNN, NoForwardCacheError, RecurrentStack
 
-__all__ = ["GRU", "LSTM", "RNN", "NoForwardCacheError", "RecurrentStack"]
+__all__ = [
+    "CELL_TYPES",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Linear",
+    "NoForwardCacheError",
+    "RecurrentStack",
+    "SequenceNetwork",
+    "make_recurrent",
+]

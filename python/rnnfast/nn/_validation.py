@@ -27,6 +27,13 @@ def check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
+def check_probability(value: object, name: str) -> float:
+    """A float in ``[0, 1)``, e.g. a dropout rate (1 would drop everything)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a float in [0, 1), got {value!r}")
+    return float(value)
+
+
 def as_float_array(value: object, name: str, dtype: np.dtype, shape: tuple) -> np.ndarray:
     """Convert ``value`` to a C-contiguous array of ``dtype``, checking kind, shape and finiteness.
 

@@ -6,7 +6,6 @@ their cell. Arrays are batch-first in the API and time-major inside (one transpo
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +16,10 @@ from rnnfast.nn._validation import (
     check_dtype,
     check_lengths,
     check_positive_int,
+    check_probability,
 )
-from rnnfast.nn.init import torch_default_uniform
+from rnnfast.nn.dropout import dropout_mask
+from rnnfast.nn.init import as_generator, torch_default_uniform
 
 __all__ = ["GRU", "LSTM", "RNN", "NoForwardCacheError", "RecurrentStack"]
 
@@ -31,7 +32,8 @@ class NoForwardCacheError(RuntimeError, ValueError):
 class _ForwardCache:
     """What one training forward keeps for its backward."""
 
-    layer_inputs: list[np.ndarray]  # per layer: its time-major input [T, B, in]
+    layer_inputs: list[np.ndarray]  # per layer: its time-major input [T, B, in], after dropout
+    dropout_masks: list[np.ndarray | None]  # per layer: the mask applied to its input, scaled
     direction_caches: list[list[tuple]]  # [layer][direction]: the extension's cache arrays
     lengths: np.ndarray | None
     batch: int
@@ -52,6 +54,10 @@ class RecurrentStack:
         Optimizers update these arrays in place.
     grads : dict of str to ndarray or None
         Gradients of the last :meth:`backward`, with the keys of ``params``.
+
+    ``dropout`` (keyword-only, default 0) is the probability of zeroing each input feature of
+    layers ``1 .. num_layers - 1`` in a training forward, as in torch (inverted dropout: kept
+    values are scaled by ``1 / (1 - dropout)``); inference forwards never drop.
     """
 
     _gates: int
@@ -65,6 +71,8 @@ class RecurrentStack:
         bidirectional: bool = False,
         dtype: object = np.float32,
         random_state: int | np.random.Generator | None = None,
+        *,
+        dropout: float = 0.0,
     ) -> None:
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
@@ -73,7 +81,9 @@ class RecurrentStack:
             raise TypeError(f"bidirectional must be a bool, got {bidirectional!r}")
         self.bidirectional = bool(bidirectional)
         self.dtype = check_dtype(dtype)
-        rng = _check_random_state(random_state)
+        self.dropout = check_probability(dropout, "dropout")
+        rng = as_generator(random_state)
+        self._dropout_rng = rng  # continues the init stream, so a seed fixes the masks too
         self.params = {
             name: torch_default_uniform(rng, shape, self.hidden_size, self.dtype)
             for name, shape in self._parameter_shapes().items()
@@ -185,8 +195,13 @@ class RecurrentStack:
         layer_input = np.ascontiguousarray(x.transpose(1, 0, 2))
         h_n = np.empty_like(h0)
         c_n = np.empty_like(c0) if c0 is not None else None
-        layer_inputs, direction_caches = [], []
+        layer_inputs, direction_caches, dropout_masks = [], [], []
         for layer in range(self.num_layers):
+            mask = None
+            if training and layer > 0 and self.dropout > 0:
+                mask = dropout_mask(self._dropout_rng, layer_input.shape, self.dropout, self.dtype)
+                layer_input = layer_input * mask
+            dropout_masks.append(mask)
             y = np.empty((time, batch, self.num_directions * self.hidden_size), self.dtype)
             caches = []
             for direction in range(self.num_directions):
@@ -212,7 +227,9 @@ class RecurrentStack:
             layer_input = y
 
         if training:
-            self._cache = _ForwardCache(layer_inputs, direction_caches, lengths, batch, time)
+            self._cache = _ForwardCache(
+                layer_inputs, dropout_masks, direction_caches, lengths, batch, time
+            )
         self._last_forward_was_inference = not training
         output = np.ascontiguousarray(layer_input.transpose(1, 0, 2))
         return output, self._pack_state(h_n, c_n)
@@ -279,7 +296,8 @@ class RecurrentStack:
                 dh0[s] = dh_first
                 if dc0 is not None:
                     dc0[s] = dc_first
-            dy = dx
+            mask = cache.dropout_masks[layer]
+            dy = dx if mask is None else dx * mask
         self.grads = grads
         grad_input = np.ascontiguousarray(dy.transpose(1, 0, 2))
         return grad_input, self._pack_state(dh0, dc0)
@@ -340,6 +358,7 @@ class RecurrentStack:
         args = [f"{self.input_size}", f"{self.hidden_size}", f"num_layers={self.num_layers}"]
         args += [self._extra_repr()] if self._extra_repr() else []
         args += [f"bidirectional={self.bidirectional}", f"dtype={self.dtype.name}"]
+        args += [f"dropout={self.dropout}"] if self.dropout else []
         return f"{type(self).__name__}({', '.join(args)})"
 
 
@@ -379,6 +398,8 @@ class RNN(RecurrentStack):
         bidirectional: bool = False,
         dtype: object = np.float32,
         random_state: int | np.random.Generator | None = None,
+        *,
+        dropout: float = 0.0,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
@@ -390,6 +411,7 @@ class RNN(RecurrentStack):
             bidirectional=bidirectional,
             dtype=dtype,
             random_state=random_state,
+            dropout=dropout,
         )
 
     @property
@@ -434,17 +456,3 @@ _KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 def _suffix(layer: int, direction: int) -> str:
     return f"_l{layer}" + ("_reverse" if direction == 1 else "")
-
-
-def _check_random_state(random_state) -> np.random.Generator:
-    if random_state is None or isinstance(random_state, np.random.Generator):
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"random_state must be non-negative, got {random_state}")
-        return np.random.default_rng(int(random_state))
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**31))
-    raise TypeError(
-        f"random_state must be None, an int or a numpy Generator, got {type(random_state).__name__}"
-    )

@@ -1,0 +1,7 @@
+"""Sequence data handling: validation and padding, length bucketing, windowing, scaling."""
+
+from rnnfast.data.scaler import SequenceScaler
+from rnnfast.data.sequences import Sequences, check_sequences
+from rnnfast.data.windows import sliding_windows
+
+__all__ = ["SequenceScaler", "Sequences", "check_sequences", "sliding_windows"]

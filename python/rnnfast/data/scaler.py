@@ -1,0 +1,82 @@
+"""Per-feature standardisation of sequences, pooled over every valid time step."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from rnnfast.data.sequences import Sequences, check_sequences
+
+
+class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Standardise each feature to zero mean and unit variance over all time steps.
+
+    The statistics pool every valid step of every training sequence (padding excluded), so a
+    feature is scaled the same way at every step, as an RNN needs. Works inside a ``Pipeline``
+    in front of any rnnfast estimator.
+
+    Parameters
+    ----------
+    with_mean : bool, default True
+        Subtract the mean.
+    with_std : bool, default True
+        Divide by the standard deviation (1 for constant features).
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features_in_,)
+    scale_ : ndarray of shape (n_features_in_,)
+    n_features_in_ : int
+        Features per time step (1 for 2-D input, which means univariate sequences).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnfast import SequenceScaler
+    >>> X = [np.array([[1.0], [3.0]]), np.array([[5.0]])]
+    >>> [x.ravel().tolist() for x in SequenceScaler().fit_transform(X)]
+    [[-1.224744871391589, 0.0], [1.224744871391589]]
+    """
+
+    def __init__(self, with_mean: bool = True, with_std: bool = True) -> None:
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    def fit(self, X, y=None):
+        """Compute the per-feature mean and standard deviation of ``X``'s valid steps."""
+        seqs = check_sequences(X, estimator=self, dtype=np.float64)
+        steps = _valid_steps(seqs)
+        self.mean_ = steps.mean(axis=0) if self.with_mean else np.zeros(seqs.n_features)
+        std = steps.std(axis=0)
+        # constant features keep their values (as sklearn's StandardScaler does)
+        self.scale_ = np.where(std > 0, std, 1.0) if self.with_std else np.ones(seqs.n_features)
+        self.n_features_in_ = seqs.n_features
+        return self
+
+    def transform(self, X):
+        """Standardised sequences in the form of ``X`` (3-D, 2-D, or a list of arrays)."""
+        return self._apply(X, lambda v: (v - self.mean_) / self.scale_)
+
+    def inverse_transform(self, X):
+        """Undo :meth:`transform`."""
+        return self._apply(X, lambda v: v * self.scale_ + self.mean_)
+
+    def _apply(self, X, func):
+        check_is_fitted(self)
+        seqs = check_sequences(X, estimator=self, n_features=self.n_features_in_, dtype=np.float64)
+        out = func(seqs.values)
+        if seqs.form == "2d":
+            return out[:, :, 0]
+        return seqs.unpad(out)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+def _valid_steps(seqs: Sequences) -> np.ndarray:
+    """All valid steps as rows ``(total_steps, n_features)``."""
+    mask = np.arange(seqs.values.shape[1])[None, :] < seqs.lengths[:, None]
+    return seqs.values[mask]

@@ -1,0 +1,145 @@
+"""Checking and padding the sequence inputs the estimators accept.
+
+Three forms are accepted, all batch-first:
+
+- a 3-D array ``(n_sequences, time, n_features)``;
+- a 2-D array ``(n_sequences, time)``: univariate sequences (one feature per step);
+- a list of 2-D ``(time_i, n_features)`` (or 1-D ``(time_i,)``) arrays of different lengths.
+
+They become one zero-padded float array and a lengths vector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+from sklearn.utils.validation import check_array
+
+
+@dataclass
+class Sequences:
+    """Padded sequences: ``values`` ``(n, max_time, n_features)`` and ``lengths`` ``(n,)``.
+
+    ``form`` records the input's form (``"3d"``, ``"2d"`` or ``"list"``) so that per-step
+    results can be returned in the same form.
+    """
+
+    values: np.ndarray
+    lengths: np.ndarray
+    form: str
+
+    @property
+    def n_features(self) -> int:
+        return self.values.shape[2]
+
+    def __len__(self) -> int:
+        return self.values.shape[0]
+
+    def subset(self, index: np.ndarray) -> Sequences:
+        """The sequences at ``index``, cut to their longest length."""
+        lengths = self.lengths[index]
+        longest = int(lengths.max()) if len(lengths) else 0
+        return Sequences(self.values[index, :longest], lengths, self.form)
+
+    def unpad(self, per_step: np.ndarray) -> np.ndarray | list[np.ndarray]:
+        """Per-step results ``(n, time, ...)`` in the input's form: an array, or a list cut to
+        each sequence's length."""
+        if self.form == "list":
+            return [per_step[i, : self.lengths[i]] for i in range(len(self))]
+        return per_step
+
+
+def check_sequences(
+    X,
+    *,
+    name: str = "X",
+    n_features: int | None = None,
+    estimator: object = None,
+    dtype=np.float32,
+) -> Sequences:
+    """Validate ``X`` (any accepted form) and pad it.
+
+    Raises
+    ------
+    TypeError
+        Sparse matrices; non-numeric values.
+    ValueError
+        Wrong number of dimensions, no sequences, a sequence with no steps, NaN or infinity,
+        complex values, or a feature count other than ``n_features``.
+    """
+    owner = f" for {type(estimator).__name__}" if estimator is not None else ""
+    if scipy.sparse.issparse(X):
+        raise TypeError(
+            f"{name} is a sparse matrix; {type(estimator).__name__ if estimator else 'rnnfast'} "
+            "needs dense sequences (a 2-D or 3-D array or a list of arrays)"
+        )
+    if isinstance(X, (list, tuple)) and _is_ragged(X):
+        sequences = _pad_list(X, name, dtype)
+    else:
+        if isinstance(X, (list, tuple)) and len(X) == 0:
+            raise ValueError(f"{name} has 0 sequences; at least one is required{owner}")
+        array = check_array(
+            X, ensure_2d=False, allow_nd=True, dtype=dtype, ensure_min_features=0,
+            input_name=name, estimator=estimator,
+        )
+        if array.ndim not in (2, 3):
+            raise ValueError(
+                f"Expected 2D array, got {array.ndim}D array instead: {name} must be "
+                "(n_sequences, time) for univariate sequences or (n_sequences, time, n_features). "
+                "Reshape your data with array.reshape(1, -1) if it is a single sequence."
+            )
+        if array.ndim == 2 and array.shape[1] == 0:
+            # sklearn's wording, which its estimator checks look for; here columns are steps
+            raise ValueError(
+                f"0 feature(s) (shape={array.shape}) while a minimum of 1 is required{owner}: "
+                "2-D X is (n_sequences, time), and each sequence needs at least one step."
+            )
+        form = "2d" if array.ndim == 2 else "3d"
+        values = array[:, :, None] if array.ndim == 2 else array
+        if values.shape[1] == 0:
+            raise ValueError(f"{name} has sequences of length 0 (shape {array.shape}){owner}")
+        if values.shape[2] == 0:
+            raise ValueError(f"{name} has 0 features per step (shape {array.shape}){owner}")
+        lengths = np.full(values.shape[0], values.shape[1], np.int64)
+        sequences = Sequences(np.ascontiguousarray(values), lengths, form)
+    if n_features is not None and sequences.n_features != n_features:
+        raise ValueError(
+            f"{name} has {sequences.n_features} features per time step, but "
+            f"{type(estimator).__name__ if estimator else 'the model'} is expecting "
+            f"{n_features} features as input"
+        )
+    return sequences
+
+
+def _is_ragged(X) -> bool:
+    lengths = {len(s) if hasattr(s, "__len__") else None for s in X}
+    return len(lengths) > 1
+
+
+def _pad_list(X, name: str, dtype) -> Sequences:
+    arrays = []
+    for i, item in enumerate(X):
+        array = check_array(
+            item, ensure_2d=False, dtype=dtype, ensure_min_samples=0, ensure_min_features=0,
+            input_name=f"{name}[{i}]",
+        )
+        if array.ndim == 1:
+            array = array[:, None]
+        if array.ndim != 2:
+            raise ValueError(
+                f"{name}[{i}] must be a 1-D (time,) or 2-D (time, n_features) array, "
+                f"got shape {array.shape}"
+            )
+        if array.shape[0] == 0:
+            raise ValueError(f"{name}[{i}] has 0 time steps; every sequence needs at least one")
+        arrays.append(array)
+    widths = {a.shape[1] for a in arrays}
+    if len(widths) > 1:
+        raise ValueError(f"the sequences of {name} have different feature counts {sorted(widths)}")
+    lengths = np.array([a.shape[0] for a in arrays], np.int64)
+    values = np.zeros((len(arrays), lengths.max(), widths.pop()), dtype)
+    for i, a in enumerate(arrays):
+        values[i, : len(a)] = a
+    return Sequences(values, lengths, "list")

@@ -1,0 +1,188 @@
+"""What every rnnfast estimator shares: input checks, building the network, the fit/partial_fit
+driver, and batched inference. Subclasses supply the task: how targets are encoded, the
+loss, the validation score, and how outputs become predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from rnnfast.data.batching import batch_lengths, inference_batches
+from rnnfast.data.sequences import Sequences, check_sequences
+from rnnfast.estimators._params import check_shared_params
+from rnnfast.estimators._training import TrainingData, TrainingState, run_epochs
+from rnnfast.nn import SequenceNetwork
+from rnnfast.optim import make_optimizer, make_schedule
+
+_INFERENCE_BATCH = 256
+
+
+class RNNEstimatorBase(BaseEstimator):
+    """Base class of the estimators; not for direct use.
+
+    Subclass contract (besides the sklearn mixins):
+
+    - ``_per_step``: one output per time step (True) or per sequence (False).
+    - ``_prepare_targets(seqs, y, sample_weight, fitting)`` -> ``(targets, weights)`` aligned
+      with ``seqs``, and sets the fitted target attributes (``classes_`` etc.) when fitting.
+    - ``_output_size()``: width of the network's output.
+    - ``_loss(outputs, targets, weights, lengths)`` -> ``(loss, grad_outputs)``.
+    - ``_validation_score(network, data)``: higher is better.
+    """
+
+    _per_step = False
+
+    # ------------------------------------------------------------------ inputs
+    def _check_X(self, X, fitting: bool) -> Sequences:
+        n_features = None if fitting else self.n_features_in_
+        return check_sequences(X, estimator=self, n_features=n_features)
+
+    def _network_input(self, seqs: Sequences) -> Sequences:
+        """The network's input for ``seqs`` (the identity unless a task reshapes it)."""
+        return seqs
+
+    def _check_weights(self, sample_weight, seqs: Sequences) -> np.ndarray:
+        weights = _check_sample_weight(
+            sample_weight, seqs.values[:, 0, 0], dtype=np.float32, ensure_non_negative=True
+        )
+        if weights.sum() <= 0:
+            raise ValueError("sample_weight must have a positive sum")
+        return weights
+
+    # ------------------------------------------------------------------ fitting
+    def _fit(self, X, y, sample_weight=None, *, incremental: bool = False, **target_kwargs):
+        check_shared_params(self)
+        self._check_task_params()
+        first_call = not (incremental or self.warm_start) or not hasattr(self, "network_")
+        seqs = self._check_X(X, fitting=first_call)
+        targets, weights = self._prepare_targets(
+            seqs, y, self._check_weights(sample_weight, seqs), fitting=first_call, **target_kwargs
+        )
+        train = TrainingData(self._network_input(seqs), targets, weights)
+        if first_call:
+            self.n_features_in_ = seqs.n_features
+            rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
+            self.network_ = self._build_network(rng)
+            optimizer = make_optimizer(
+                self.optimizer,
+                self.network_.params,
+                self.learning_rate,
+                weight_decay=self.weight_decay,
+                momentum=self.momentum,
+                nesterov=self.nesterov,
+            )
+            self._training_ = TrainingState(optimizer, None, rng)
+        state = self._training_
+        if state.schedule is None or not incremental:
+            state.optimizer.learning_rate = self.learning_rate
+            state.schedule = self._make_schedule(state.optimizer)
+
+        validation = None
+        if self.early_stopping and not incremental:
+            train, validation = self._split_validation(train, state.rng)
+        run_epochs(self, self.network_, state, train, validation,
+                   1 if incremental else self.max_epochs)
+        self._publish_history()
+        return self
+
+    def _build_network(self, rng: np.random.Generator) -> SequenceNetwork:
+        return SequenceNetwork(
+            self.cell,
+            self._input_size(),
+            self.hidden_size,
+            self._output_size(),
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+            dropout=self.dropout,
+            per_step=self._per_step,
+            init=self.init,
+            forget_bias=self.forget_bias,
+            random_state=rng,
+        )
+
+    def _input_size(self) -> int:
+        """Features per step of the network's input."""
+        return self.n_features_in_
+
+    def _make_schedule(self, optimizer):
+        params = dict(self.lr_schedule_params or {})
+        if self.lr_schedule == "plateau":
+            params.setdefault("mode", "max")  # the loop passes a higher-is-better value
+        return make_schedule(
+            self.lr_schedule, optimizer, self.max_epochs, params, self.warmup_epochs
+        )
+
+    def _split_validation(self, train: TrainingData, rng):
+        n = len(train.sequences)
+        stratify = self._stratify_labels(train.targets)
+        n_val = max(1, int(round(self.validation_fraction * n)))
+        if n - n_val < 1:
+            raise ValueError(
+                f"early_stopping needs at least 2 sequences, got {n} (validation_fraction="
+                f"{self.validation_fraction})"
+            )
+        seed = int(rng.integers(2**31))
+        try:
+            fit_idx, val_idx = train_test_split(
+                np.arange(n), test_size=n_val, random_state=seed, stratify=stratify
+            )
+        except ValueError:  # too few members in a class to stratify
+            fit_idx, val_idx = train_test_split(np.arange(n), test_size=n_val, random_state=seed)
+        return (
+            TrainingData(*train.batch(np.sort(fit_idx), self._per_step)),
+            TrainingData(*train.batch(np.sort(val_idx), self._per_step)),
+        )
+
+    def _stratify_labels(self, targets: np.ndarray) -> np.ndarray | None:
+        return None
+
+    def _publish_history(self) -> None:
+        state = self._training_
+        self.loss_curve_ = list(state.loss_curve)
+        self.validation_scores_ = list(state.validation_scores) if state.validation_scores else None
+        self.best_epoch_ = state.best_epoch
+        self.n_iter_ = len(state.loss_curve)
+
+    def _check_task_params(self) -> None:
+        """Validate the subclass's own hyperparameters."""
+
+    # ------------------------------------------------------------------ inference
+    def _forward_all(self, seqs: Sequences) -> np.ndarray:
+        """Network outputs for every sequence, in input order (padded per step when per-step)."""
+        check_is_fitted(self, "network_")
+        return self._outputs(self._network_input(seqs))
+
+    def _outputs(self, net_input: Sequences) -> np.ndarray:
+        out_shape = (len(net_input),) + (
+            (net_input.values.shape[1],) if self._per_step else ()
+        ) + (self.network_.output_size,)
+        outputs = np.zeros(out_shape, np.float32)
+        for index in inference_batches(net_input.lengths, _INFERENCE_BATCH):
+            batch = net_input.subset(index)
+            result = self.network_.forward(
+                batch.values, batch_lengths(batch.lengths), training=False
+            )
+            if self._per_step:
+                outputs[index, : result.shape[1]] = result
+            else:
+                outputs[index] = result
+        return outputs
+
+    def _validation_score(self, data: TrainingData) -> float:
+        """Minus the loss on held-out ``data`` without dropout (tasks may override)."""
+        outputs = self._outputs(data.sequences)
+        loss, _ = self._loss(outputs, data.targets, data.weights, data.sequences.lengths)
+        return -loss
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+def per_step_mask(lengths: np.ndarray, time_steps: int) -> np.ndarray:
+    """``(n, time)`` boolean mask of the valid steps."""
+    return np.arange(time_steps)[None, :] < lengths[:, None]

@@ -1,0 +1,201 @@
+"""The hyperparameters every rnnfast estimator shares: defaults, documentation, validation.
+
+sklearn reads an estimator's hyperparameters from its ``__init__`` signature, so each one
+must list them explicitly. Rather than repeat 25 keyword arguments in six classes,
+:func:`shared_init` builds an ``__init__`` that stores its arguments unchanged (sklearn's
+rule: no validation or conversion in ``__init__``) and carries the explicit signature.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+
+import numpy as np
+
+from rnnfast.nn import CELL_TYPES
+from rnnfast.nn.init import INIT_SCHEMES
+from rnnfast.optim.optimizers import OPTIMIZERS
+from rnnfast.optim.schedules import SCHEDULES
+
+SHARED_DEFAULTS = {
+    "cell": "lstm",
+    "hidden_size": 32,
+    "num_layers": 1,
+    "bidirectional": False,
+    "dropout": 0.0,
+    "optimizer": "adam",
+    "learning_rate": 0.01,
+    "momentum": 0.9,
+    "nesterov": False,
+    "lr_schedule": "constant",
+    "lr_schedule_params": None,
+    "warmup_epochs": 0,
+    "weight_decay": 0.0,
+    "clip_norm": 1.0,
+    "clip_value": None,
+    "init": "orthogonal",
+    "forget_bias": 1.0,
+    "batch_size": 32,
+    "max_epochs": 50,
+    "early_stopping": False,
+    "validation_fraction": 0.1,
+    "patience": 10,
+    "random_state": None,
+    "verbose": 0,
+    "warm_start": False,
+}
+
+SHARED_DOC = """\
+    cell : {"lstm", "gru", "rnn", "rnn_relu"}, default "lstm"
+        Recurrent cell (``"rnn"`` is the tanh Elman RNN).
+    hidden_size : int, default 32
+        Hidden units per layer and direction.
+    num_layers : int, default 1
+        Stacked recurrent layers.
+    bidirectional : bool, default %(bidirectional)s
+        Also run each layer in reverse and concatenate both directions.
+    dropout : float in [0, 1), default 0
+        Dropout rate between recurrent layers and before the output layer (training only).
+    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default "adam"
+        See :mod:`rnnfast.optim`.
+    learning_rate : float, default 0.01
+        Initial step size.
+    momentum : float in [0, 1), default 0.9
+        Momentum of ``optimizer="sgd"``.
+    nesterov : bool, default False
+        Nesterov momentum for ``optimizer="sgd"``.
+    lr_schedule : {"constant", "step", "exponential", "cosine", "plateau"}, default "constant"
+        Learning-rate schedule, stepped once per epoch (see :mod:`rnnfast.optim.schedules`).
+        ``"plateau"`` monitors the validation score with ``early_stopping``, otherwise the
+        training loss.
+    lr_schedule_params : dict or None, default None
+        Keyword arguments of the schedule, e.g. ``{"step_size": 10, "gamma": 0.5}``.
+    warmup_epochs : int, default 0
+        Epochs of linear learning-rate warm-up before the schedule starts.
+    weight_decay : float, default 0
+        L2 penalty (decoupled for ``optimizer="adamw"``).
+    clip_norm : float or None, default 1.0
+        Rescale gradients whose global norm exceeds this (None: no norm clipping).
+    clip_value : float or None, default None
+        Clamp each gradient entry to ``[-clip_value, clip_value]`` (applied before ``clip_norm``).
+    init : {"orthogonal", "xavier", "torch"}, default "orthogonal"
+        Recurrent weight initialisation (see :func:`rnnfast.nn.init.initialize_recurrent`).
+    forget_bias : float or None, default 1.0
+        Initial LSTM forget-gate bias (ignored by GRU and RNN cells).
+    batch_size : int, default 32
+        Sequences per mini-batch; batches group sequences of similar length.
+    max_epochs : int, default 50
+        Passes over the training data.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the training data, stop after ``patience`` epochs
+        without a better validation score and restore the best epoch's weights.
+    validation_fraction : float in (0, 1), default 0.1
+        Share of the training data held out with ``early_stopping``.
+    patience : int, default 10
+        Epochs without improvement before early stopping.
+    random_state : int, RandomState instance or None, default None
+        Seeds initialisation, shuffling, dropout and the validation split; an int makes
+        ``fit`` exactly reproducible on CPU.
+    verbose : int, default 0
+        1 prints a progress line per epoch (loss, validation score, learning rate); 2 also
+        a progress bar within each epoch.
+    warm_start : bool, default False
+        ``fit`` continues from the previous fit's weights and optimizer state.
+"""
+
+
+def shared_init(**own_defaults):
+    """Class decorator: give the estimator an ``__init__`` over its own and the shared params.
+
+    The generated ``__init__`` takes keyword arguments only and stores each as an attribute
+    of the same name; its ``__signature__`` lists them, which is what ``get_params``,
+    ``clone`` and ``help()`` read. ``%(shared_parameters)s`` in the class docstring becomes
+    :data:`SHARED_DOC`.
+    """
+    # the class's own parameters first, then the shared ones, whose defaults it may change
+    defaults = {k: v for k, v in own_defaults.items() if k not in SHARED_DEFAULTS}
+    defaults.update({k: own_defaults.get(k, v) for k, v in SHARED_DEFAULTS.items()})
+
+    def decorate(cls):
+        def __init__(self, **params):
+            unknown = sorted(set(params) - set(defaults))
+            if unknown:
+                raise TypeError(
+                    f"{cls.__name__}.__init__() got unexpected keyword argument(s) {unknown}"
+                )
+            for name, default in defaults.items():
+                setattr(self, name, params.get(name, default))
+
+        self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        __init__.__signature__ = inspect.Signature(
+            [self_param]
+            + [
+                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+                for name, default in defaults.items()
+            ]
+        )
+        __init__.__qualname__ = f"{cls.__name__}.__init__"
+        cls.__init__ = __init__
+        if cls.__doc__:
+            cls.__doc__ = cls.__doc__.replace(
+                "%(shared_parameters)s",
+                SHARED_DOC % {"bidirectional": defaults["bidirectional"]},
+            )
+        return cls
+
+    return decorate
+
+
+def check_shared_params(est) -> None:
+    """Validate the shared hyperparameters; ValueError/TypeError naming the parameter."""
+    _choice(est, "cell", CELL_TYPES)
+    _choice(est, "optimizer", tuple(OPTIMIZERS))
+    _choice(est, "lr_schedule", tuple(SCHEDULES))
+    _choice(est, "init", INIT_SCHEMES)
+    for name in ("hidden_size", "num_layers", "batch_size", "max_epochs", "patience"):
+        _integer(est, name, minimum=1)
+    _integer(est, "warmup_epochs", minimum=0)
+    _integer(est, "verbose", minimum=0)
+    for name in ("bidirectional", "nesterov", "early_stopping", "warm_start"):
+        if not isinstance(getattr(est, name), (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {getattr(est, name)!r}")
+    _real(est, "dropout", 0, 1, right_open=True)
+    _real(est, "momentum", 0, 1, right_open=True)
+    _real(est, "validation_fraction", 0, 1, left_open=True, right_open=True)
+    _real(est, "learning_rate", 0, np.inf, left_open=True, right_open=True)
+    _real(est, "weight_decay", 0, np.inf, right_open=True)
+    for name in ("clip_norm", "clip_value"):
+        if getattr(est, name) is not None:
+            _real(est, name, 0, np.inf, left_open=True, right_open=True)
+    if est.forget_bias is not None:
+        _real(est, "forget_bias", -np.inf, np.inf, left_open=True, right_open=True)
+    if est.nesterov and est.optimizer == "sgd" and est.momentum == 0:
+        raise ValueError("nesterov=True needs momentum > 0")
+    if est.lr_schedule_params is not None and not isinstance(est.lr_schedule_params, dict):
+        raise TypeError(f"lr_schedule_params must be a dict or None, got {est.lr_schedule_params!r}")
+
+
+def _choice(est, name: str, options: tuple) -> None:
+    value = getattr(est, name)
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
+
+
+def _integer(est, name: str, minimum: int) -> None:
+    value = getattr(est, name)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+
+
+def _real(est, name, low, high, left_open=False, right_open=False) -> None:
+    value = getattr(est, name)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    too_low = value <= low if left_open else value < low
+    too_high = value >= high if right_open else value > high
+    if too_low or too_high or np.isnan(value):
+        interval = f"{'(' if left_open else '['}{low}, {high}{')' if right_open else ']'}"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")

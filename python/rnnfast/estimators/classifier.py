@@ -1,0 +1,120 @@
+"""Sequence classification: one class per sequence."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from rnnfast.estimators._base import RNNEstimatorBase
+from rnnfast.estimators._params import shared_init
+from rnnfast.estimators._targets import (
+    check_class_weight,
+    class_weights_for,
+    encode_labels,
+    fit_classes,
+    labels_1d,
+)
+from rnnfast.nn.losses import cross_entropy, softmax
+
+
+@shared_init(class_weight=None)
+class RNNClassifier(ClassifierMixin, RNNEstimatorBase):
+    """Recurrent network classifier: a sequence in, a class out.
+
+    The top layer's final hidden state (both directions when bidirectional) feeds a linear
+    layer trained with softmax cross-entropy.
+
+    Parameters
+    ----------
+    class_weight : dict, "balanced" or None, default None
+        Weights multiplying each class's loss; ``"balanced"`` uses
+        ``n_samples / (n_classes * count(class))``.
+%(shared_parameters)s
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+        Features per time step (1 for 2-D input, which means univariate sequences).
+    network_ : rnnfast.nn.SequenceNetwork
+        The trained network (its ``recurrent`` stack and ``head`` can be inspected).
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+    validation_scores_ : list of float or None
+        Validation accuracy of each epoch with ``early_stopping``, else None.
+    best_epoch_ : int
+        Epoch (1-based) with the best validation score, or the lowest training loss.
+    n_iter_ : int
+        Epochs run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnfast import RNNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((200, 12, 1)).astype(np.float32)
+    >>> y = (X[:, :, 0].sum(axis=1) > 0).astype(int)  # is the running sum positive?
+    >>> clf = RNNClassifier(hidden_size=16, max_epochs=30, random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.9
+    True
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        """Train on sequences ``X`` and labels ``y``.
+
+        Parameters
+        ----------
+        X : array of shape (n, time, n_features) or (n, time), or list of (time_i, n_features)
+            Sequences; 2-D means univariate; a list may hold sequences of different lengths.
+        y : array-like of shape (n,)
+            Class labels.
+        sample_weight : array-like of shape (n,), optional
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch on ``(X, y)``, continuing from the current weights.
+
+        ``classes`` (every label that will ever be seen) is required on the first call.
+        """
+        if not hasattr(self, "network_") and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n, n_classes), columns ordered as ``classes_``."""
+        check_is_fitted(self, "network_")
+        return softmax(self._forward_all(self._check_X(X, fitting=False)))
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class of each sequence, shape (n,)."""
+        check_is_fitted(self, "network_")
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    # task hooks
+    def _check_task_params(self):
+        check_class_weight(self.class_weight)
+
+    def _prepare_targets(self, seqs, y, weights, fitting, classes=None):
+        y = labels_1d(y, len(seqs))
+        if fitting:
+            self.classes_ = fit_classes(y, classes)
+        codes = encode_labels(y, self.classes_)
+        return codes, weights * class_weights_for(self.class_weight, self.classes_, codes)
+
+    def _output_size(self) -> int:
+        return len(self.classes_)
+
+    def _loss(self, outputs, targets, weights, lengths):
+        return cross_entropy(outputs, targets, weights)
+
+    def _validation_score(self, data) -> float:
+        predicted = np.argmax(self._outputs(data.sequences), axis=1)
+        return float(np.average(predicted == data.targets, weights=data.weights))
+
+    def _stratify_labels(self, targets):
+        return targets

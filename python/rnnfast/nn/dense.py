@@ -1,0 +1,57 @@
+"""A fully connected layer ``y = x @ W.T + b`` with its backward beside it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnfast.nn._validation import check_dtype, check_positive_int
+from rnnfast.nn.init import as_generator, torch_default_uniform
+
+
+class Linear:
+    """Affine map over the last axis, ``torch.nn.Linear``-compatible (``weight`` is ``(out, in)``).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    dtype : numpy.float32 or numpy.float64, default float32
+    random_state : int, numpy.random.Generator or None
+        Seeds ``U(-1/sqrt(in_features), 1/sqrt(in_features))``, torch's default.
+
+    Attributes
+    ----------
+    params : dict with ``"weight"`` ``(out_features, in_features)`` and ``"bias"`` ``(out,)``
+    grads : dict like ``params``, or None before the first :meth:`backward`
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        dtype: object = np.float32,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        self.in_features = check_positive_int(in_features, "in_features")
+        self.out_features = check_positive_int(out_features, "out_features")
+        self.dtype = check_dtype(dtype)
+        rng = as_generator(random_state)
+        self.params = {
+            "weight": torch_default_uniform(rng, (out_features, in_features), in_features, self.dtype),
+            "bias": torch_default_uniform(rng, (out_features,), in_features, self.dtype),
+        }
+        self.grads: dict[str, np.ndarray] | None = None
+        self._input: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        """``x`` of shape ``(..., in_features)`` -> ``(..., out_features)``; keeps ``x`` if training."""
+        self._input = x if training else None
+        return x @ self.params["weight"].T + self.params["bias"]
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """Gradient w.r.t. the last training input; sets :attr:`grads`."""
+        if self._input is None:
+            raise RuntimeError("Linear.backward() needs a forward(..., training=True) first")
+        x2 = self._input.reshape(-1, self.in_features)
+        g2 = grad_output.reshape(-1, self.out_features)
+        self.grads = {"weight": g2.T @ x2, "bias": g2.sum(axis=0)}
+        return grad_output @ self.params["weight"]

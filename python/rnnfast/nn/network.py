@@ -1,0 +1,177 @@
+"""A recurrent stack followed by dropout and a linear head: the estimators' network.
+
+One output per sequence (``per_step=False``: the top layer's final hidden state, forward and
+reverse directions side by side, goes through the head) or one output per time step
+(``per_step=True``: the head reads every step of the top layer's output).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnfast.nn._validation import check_dtype, check_positive_int, check_probability
+from rnnfast.nn.dense import Linear
+from rnnfast.nn.dropout import dropout_mask
+from rnnfast.nn.init import as_generator, initialize_recurrent
+from rnnfast.nn.recurrent import GRU, LSTM, RNN, RecurrentStack
+
+CELL_TYPES = ("lstm", "gru", "rnn", "rnn_relu")
+
+
+def make_recurrent(
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    *,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    dtype: object = np.float32,
+    random_state=None,
+) -> RecurrentStack:
+    """Build the recurrent stack named by ``cell`` (one of ``CELL_TYPES``)."""
+    kwargs = dict(
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        dtype=dtype,
+        random_state=random_state,
+        dropout=dropout,
+    )
+    if cell == "lstm":
+        return LSTM(input_size, hidden_size, **kwargs)
+    if cell == "gru":
+        return GRU(input_size, hidden_size, **kwargs)
+    if cell in ("rnn", "rnn_relu"):
+        nonlinearity = "relu" if cell == "rnn_relu" else "tanh"
+        return RNN(input_size, hidden_size, nonlinearity=nonlinearity, **kwargs)
+    raise ValueError(f"cell must be one of {CELL_TYPES}, got {cell!r}")
+
+
+class SequenceNetwork:
+    """Recurrent stack -> dropout -> :class:`~rnnfast.nn.Linear` head.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn", "rnn_relu"}
+    input_size, hidden_size, output_size : int
+    num_layers : int, default 1
+    bidirectional : bool, default False
+    dropout : float, default 0
+        Dropout rate between recurrent layers and before the head (training forwards only).
+    per_step : bool, default False
+        One output per time step instead of one per sequence.
+    init : {"orthogonal", "xavier", "torch"}, default "orthogonal"
+        Recurrent weight initialisation, see :func:`rnnfast.nn.init.initialize_recurrent`.
+    forget_bias : float or None, default 1.0
+        LSTM forget-gate bias.
+    dtype : numpy.float32 or numpy.float64, default float32
+    random_state : int, numpy.random.Generator or None
+        Seeds the weights and the dropout masks.
+
+    Attributes
+    ----------
+    recurrent : RecurrentStack
+    head : Linear
+    params, grads : dict of str to ndarray
+        Every parameter (``"recurrent.<torch name>"``, ``"head.weight"``, ``"head.bias"``), the
+        same array objects as the submodules', so an optimizer stepping ``params`` trains both.
+    """
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        per_step: bool = False,
+        init: str = "orthogonal",
+        forget_bias: float | None = 1.0,
+        dtype: object = np.float32,
+        random_state=None,
+    ) -> None:
+        self.dtype = check_dtype(dtype)
+        self.dropout = check_probability(dropout, "dropout")
+        self.per_step = bool(per_step)
+        self._rng = as_generator(random_state)
+        self.recurrent = make_recurrent(
+            cell,
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            dtype=self.dtype,
+            random_state=self._rng,
+        )
+        initialize_recurrent(self.recurrent, init, forget_bias, self._rng)
+        width = self.recurrent.num_directions * self.recurrent.hidden_size
+        self.head = Linear(width, check_positive_int(output_size, "output_size"), self.dtype, self._rng)
+        self.params = {f"recurrent.{k}": v for k, v in self.recurrent.params.items()}
+        self.params.update({f"head.{k}": v for k, v in self.head.params.items()})
+        self.grads: dict[str, np.ndarray] | None = None
+        self._mask: np.ndarray | None = None
+
+    @property
+    def input_size(self) -> int:
+        return self.recurrent.input_size
+
+    @property
+    def output_size(self) -> int:
+        return self.head.out_features
+
+    def forward(
+        self,
+        x: np.ndarray,
+        lengths: np.ndarray | None = None,
+        hx=None,
+        training: bool = True,
+        return_state: bool = False,
+    ):
+        """Outputs ``(batch, output_size)``, or ``(batch, time, output_size)`` when per step.
+
+        ``hx`` is passed to the recurrent stack; with ``return_state`` the final state is
+        returned too, as ``(outputs, h_n)`` (for carrying state across calls, e.g. generation).
+        """
+        output, state = self.recurrent.forward(x, lengths, hx, training)
+        features = output if self.per_step else self._final_features(state)
+        self._mask = None
+        if training and self.dropout > 0:
+            self._mask = dropout_mask(self._rng, features.shape, self.dropout, self.dtype)
+            features = features * self._mask
+        result = self.head.forward(features, training)
+        return (result, state) if return_state else result
+
+    __call__ = forward
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """Backpropagate ``d loss / d outputs``; sets :attr:`grads`, returns ``d loss / d x``."""
+        grad_features = self.head.backward(grad_output)
+        if self._mask is not None:
+            grad_features = grad_features * self._mask
+        if self.per_step:
+            grad_x, _ = self.recurrent.backward(grad_features)
+        else:
+            grad_x, _ = self.recurrent.backward(*self._final_feature_grads(grad_features))
+        self.grads = {f"recurrent.{k}": v for k, v in self.recurrent.grads.items()}
+        self.grads.update({f"head.{k}": v for k, v in self.head.grads.items()})
+        return grad_x
+
+    def _final_features(self, state) -> np.ndarray:
+        h_n = state[0] if isinstance(state, tuple) else state
+        top = h_n[-self.recurrent.num_directions :]  # top layer: forward, then reverse
+        return np.concatenate(list(top), axis=1)
+
+    def _final_feature_grads(self, grad_features: np.ndarray):
+        """``grad_output`` (zeros) and ``grad_state`` for a loss on the top layer's final h."""
+        rec = self.recurrent
+        batch, hidden, dirs = grad_features.shape[0], rec.hidden_size, rec.num_directions
+        cache = rec._require_cache()
+        grad_output = np.zeros((batch, cache.time, dirs * hidden), self.dtype)
+        grad_h = np.zeros((rec.num_layers * dirs, batch, hidden), self.dtype)
+        for d in range(dirs):
+            grad_h[rec.num_layers * dirs - dirs + d] = grad_features[:, d * hidden : (d + 1) * hidden]
+        return grad_output, ((grad_h, None) if rec._has_cell_state else grad_h)

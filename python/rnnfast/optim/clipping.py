@@ -1,0 +1,41 @@
+"""Gradient clipping over a dict of gradient arrays, in place."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["clip_grad_norm", "clip_grad_value", "global_norm"]
+
+
+def global_norm(grads: dict) -> float:
+    """Euclidean norm of all gradients taken together (float64 accumulation)."""
+    return float(np.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads.values())))
+
+
+def clip_grad_norm(grads: dict, max_norm: float) -> float:
+    """Scale all gradients by ``max_norm / norm`` when their global norm exceeds ``max_norm``.
+
+    Returns the norm before clipping (non-finite if any gradient is). As in
+    ``torch.nn.utils.clip_grad_norm_``, the scale is ``max_norm / (norm + 1e-6)``.
+    """
+    _check_positive(max_norm, "max_norm")
+    norm = global_norm(grads)
+    scale = max_norm / (norm + 1e-6)
+    if scale < 1:
+        for g in grads.values():
+            g *= g.dtype.type(scale)
+    return norm
+
+
+def clip_grad_value(grads: dict, clip_value: float) -> None:
+    """Clamp every gradient entry to ``[-clip_value, clip_value]``."""
+    _check_positive(clip_value, "clip_value")
+    for g in grads.values():
+        np.clip(g, -clip_value, clip_value, out=g)
+
+
+def _check_positive(value, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < np.inf:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")

@@ -1,0 +1,243 @@
+"""First-order optimizers that update a dict of numpy parameter arrays in place.
+
+Each follows the update rule of the ``torch.optim`` class of the same name (defaults included),
+so hyperparameters carry over. Usage::
+
+    opt = Adam(module.params, learning_rate=1e-3)
+    module.forward(x); module.backward(grad)
+    opt.step(module.grads)
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "make_optimizer"]
+
+
+class Optimizer:
+    """Base class: holds the parameters, the learning rate and per-parameter state.
+
+    Parameters
+    ----------
+    params : dict of str to ndarray
+        The live arrays to update (e.g. ``module.params``).
+    learning_rate : float
+        Step size; schedules change it between steps through the attribute.
+    weight_decay : float, default 0
+        L2 penalty ``weight_decay / 2 * |w|^2``, added to every gradient as ``weight_decay * w``
+        (decoupled from the gradient in :class:`AdamW`).
+    """
+
+    def __init__(self, params: dict, learning_rate: float, weight_decay: float = 0.0) -> None:
+        if not isinstance(params, dict) or not params:
+            raise TypeError("params must be a non-empty dict of name -> numpy array")
+        self.params = params
+        self.learning_rate = _non_negative(learning_rate, "learning_rate", strict=True)
+        self.weight_decay = _non_negative(weight_decay, "weight_decay")
+        self.state: dict[str, dict[str, np.ndarray]] = {name: {} for name in params}
+        self.steps = 0
+
+    def step(self, grads: dict) -> None:
+        """Apply one update with ``grads`` (same keys and shapes as ``params``)."""
+        if grads is None or set(grads) != set(self.params):
+            raise ValueError("grads must have exactly the keys of params")
+        self.steps += 1
+        for name, param in self.params.items():
+            grad = grads[name]
+            if grad.shape != param.shape:
+                raise ValueError(f"grads[{name!r}] has shape {grad.shape}, expected {param.shape}")
+            self._update(param, self._decayed(param, grad), self.state[name])
+
+    def _decayed(self, param: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        return grad + self.weight_decay * param if self.weight_decay else grad
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """Copies of the step count, learning rate and per-parameter buffers."""
+        return {
+            "steps": self.steps,
+            "learning_rate": self.learning_rate,
+            "state": {n: {k: v.copy() for k, v in s.items()} for n, s in self.state.items()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps = int(state["steps"])
+        self.learning_rate = float(state["learning_rate"])
+        self.state = {n: {k: v.copy() for k, v in s.items()} for n, s in state["state"].items()}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum.
+
+    ``b = momentum * b + g`` (``b = g`` on the first step); the update direction is ``b``, or
+    ``g + momentum * b`` with Nesterov; ``w -= learning_rate * direction``.
+    """
+
+    def __init__(
+        self,
+        params: dict,
+        learning_rate: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, learning_rate, weight_decay)
+        self.momentum = _fraction(momentum, "momentum")
+        if nesterov and self.momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        self.nesterov = bool(nesterov)
+
+    def _update(self, param, grad, state):
+        direction = grad
+        if self.momentum:
+            if "momentum" not in state:
+                state["momentum"] = grad.copy()
+            else:
+                state["momentum"] *= self.momentum
+                state["momentum"] += grad
+            buf = state["momentum"]
+            direction = grad + self.momentum * buf if self.nesterov else buf
+        param -= self.learning_rate * direction
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction.
+
+    ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g^2``,
+    ``w -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)``.
+    """
+
+    _decoupled = False
+
+    def __init__(
+        self,
+        params: dict,
+        learning_rate: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, learning_rate, weight_decay)
+        self.betas = (_fraction(betas[0], "betas[0]"), _fraction(betas[1], "betas[1]"))
+        self.eps = _non_negative(eps, "eps")
+
+    def _decayed(self, param, grad):
+        if self._decoupled:
+            param *= 1 - self.learning_rate * self.weight_decay
+            return grad
+        return super()._decayed(param, grad)
+
+    def _update(self, param, grad, state):
+        b1, b2 = self.betas
+        m = state.setdefault("m", np.zeros_like(param))
+        v = state.setdefault("v", np.zeros_like(param))
+        m *= b1
+        m += (1 - b1) * grad
+        v *= b2
+        v += (1 - b2) * grad * grad
+        m_hat = m / (1 - b1**self.steps)
+        v_hat = v / (1 - b2**self.steps)
+        param -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019): ``w *= 1 - lr * wd`` first.
+
+    The default ``weight_decay`` is 0.01, as in torch.
+    """
+
+    _decoupled = True
+
+    def __init__(
+        self,
+        params: dict,
+        learning_rate: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(params, learning_rate, betas, eps, weight_decay)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton 2012): ``v = a v + (1-a) g^2``, ``w -= lr * g / (sqrt(v) + eps)``."""
+
+    def __init__(
+        self,
+        params: dict,
+        learning_rate: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, learning_rate, weight_decay)
+        self.alpha = _fraction(alpha, "alpha")
+        self.eps = _non_negative(eps, "eps")
+
+    def _update(self, param, grad, state):
+        v = state.setdefault("square_avg", np.zeros_like(param))
+        v *= self.alpha
+        v += (1 - self.alpha) * grad * grad
+        param -= self.learning_rate * grad / (np.sqrt(v) + self.eps)
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al. 2011): ``s += g^2``, ``w -= lr * g / (sqrt(s) + eps)``."""
+
+    def __init__(
+        self,
+        params: dict,
+        learning_rate: float = 0.01,
+        eps: float = 1e-10,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, learning_rate, weight_decay)
+        self.eps = _non_negative(eps, "eps")
+
+    def _update(self, param, grad, state):
+        s = state.setdefault("sum", np.zeros_like(param))
+        s += grad * grad
+        param -= self.learning_rate * grad / (np.sqrt(s) + self.eps)
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
+
+
+def make_optimizer(
+    name: str,
+    params: dict,
+    learning_rate: float,
+    *,
+    weight_decay: float = 0.0,
+    momentum: float = 0.9,
+    nesterov: bool = False,
+) -> Optimizer:
+    """Build an optimizer by name; ``momentum``/``nesterov`` apply to ``"sgd"`` only.
+
+    ``weight_decay`` is an L2 penalty for every optimizer except ``"adamw"``, where it is
+    decoupled.
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    if name == "sgd":
+        return SGD(params, learning_rate, momentum, nesterov, weight_decay)
+    return OPTIMIZERS[name](params, learning_rate, weight_decay=weight_decay)
+
+
+def _non_negative(value, name: str, strict: bool = False) -> float:
+    bad = isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value)
+    if bad or value < 0 or (strict and value == 0):
+        kind = "positive" if strict else "non-negative"
+        raise ValueError(f"{name} must be a {kind} finite number, got {value!r}")
+    return float(value)
+
+
+def _fraction(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    return float(value)

@@ -1,0 +1,201 @@
+"""Learning-rate schedules, stepped once per epoch, with optional linear warm-up.
+
+A schedule reads the optimizer's learning rate as its base when created and rewrites
+``optimizer.learning_rate`` on every :meth:`LRSchedule.step`. With ``warmup_epochs = w > 0``
+epoch ``e < w`` uses ``base * (e + 1) / (w + 1)``; the schedule proper then runs on
+``e - w``. Usage::
+
+    schedule = CosineLR(optimizer, total_epochs=50, warmup_epochs=5)
+    for epoch in range(50):
+        train_one_epoch(optimizer)
+        schedule.step()          # ReduceLROnPlateau: schedule.step(validation_loss)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+__all__ = [
+    "ConstantLR",
+    "CosineLR",
+    "ExponentialLR",
+    "LRSchedule",
+    "ReduceLROnPlateau",
+    "StepLR",
+    "make_schedule",
+]
+
+
+class LRSchedule:
+    """Base class; subclasses give the factor of the base rate at a post-warm-up epoch."""
+
+    def __init__(self, optimizer, *, warmup_epochs: int = 0) -> None:
+        self.optimizer = optimizer
+        self.warmup_epochs = _count(warmup_epochs, "warmup_epochs")
+        self.base_lr = float(optimizer.learning_rate)
+        self.epoch = 0
+        optimizer.learning_rate = self._rate(0)
+
+    def step(self, metric: float | None = None) -> float:
+        """Advance one epoch and set (and return) the new learning rate."""
+        self.epoch += 1
+        self.optimizer.learning_rate = self._rate(self.epoch, metric)
+        return self.optimizer.learning_rate
+
+    def _rate(self, epoch: int, metric: float | None = None) -> float:
+        if epoch < self.warmup_epochs:
+            return self.base_lr * (epoch + 1) / (self.warmup_epochs + 1)
+        return self._scheduled(epoch - self.warmup_epochs, metric)
+
+    def _scheduled(self, epoch: int, metric: float | None) -> float:
+        raise NotImplementedError
+
+
+class ConstantLR(LRSchedule):
+    """The base rate after warm-up."""
+
+    def _scheduled(self, epoch, metric):
+        return self.base_lr
+
+
+class StepLR(LRSchedule):
+    """``base * gamma ** (epoch // step_size)``."""
+
+    def __init__(self, optimizer, step_size: int = 10, gamma: float = 0.1, *, warmup_epochs=0):
+        self.step_size = _count(step_size, "step_size", minimum=1)
+        self.gamma = _positive(gamma, "gamma")
+        super().__init__(optimizer, warmup_epochs=warmup_epochs)
+
+    def _scheduled(self, epoch, metric):
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class ExponentialLR(LRSchedule):
+    """``base * gamma ** epoch``."""
+
+    def __init__(self, optimizer, gamma: float = 0.95, *, warmup_epochs=0):
+        self.gamma = _positive(gamma, "gamma")
+        super().__init__(optimizer, warmup_epochs=warmup_epochs)
+
+    def _scheduled(self, epoch, metric):
+        return self.base_lr * self.gamma**epoch
+
+
+class CosineLR(LRSchedule):
+    """``min_lr + (base - min_lr) * (1 + cos(pi * min(epoch, T) / T)) / 2``, ``T = total_epochs``."""
+
+    def __init__(self, optimizer, total_epochs: int, min_lr: float = 0.0, *, warmup_epochs=0):
+        self.total_epochs = _count(total_epochs, "total_epochs", minimum=1)
+        self.min_lr = _count_real(min_lr, "min_lr")
+        super().__init__(optimizer, warmup_epochs=warmup_epochs)
+
+    def _scheduled(self, epoch, metric):
+        progress = min(epoch, self.total_epochs) / self.total_epochs
+        return self.min_lr + (self.base_lr - self.min_lr) * (1 + math.cos(math.pi * progress)) / 2
+
+
+class ReduceLROnPlateau(LRSchedule):
+    """Multiply the rate by ``factor`` after more than ``patience`` epochs without improvement.
+
+    ``step(metric)`` needs the monitored value; ``mode="min"`` (a loss) counts an epoch as an
+    improvement when ``metric < best * (1 - threshold)``, ``mode="max"`` (a score) when
+    ``metric > best * (1 + threshold)`` (for negative bests, the sign-aware equivalent).
+    The rate never goes below ``min_lr``. This follows ``torch.optim.lr_scheduler``'s
+    relative-threshold rule without cooldown.
+    """
+
+    def __init__(
+        self,
+        optimizer,
+        factor: float = 0.5,
+        patience: int = 5,
+        threshold: float = 1e-4,
+        min_lr: float = 0.0,
+        mode: str = "min",
+        *,
+        warmup_epochs=0,
+    ):
+        if not (isinstance(factor, numbers.Real) and 0 < factor < 1):
+            raise ValueError(f"factor must be in (0, 1), got {factor!r}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.factor, self.mode = float(factor), mode
+        self.patience = _count(patience, "patience")
+        self.threshold = _count_real(threshold, "threshold")
+        self.min_lr = _count_real(min_lr, "min_lr")
+        self.best: float | None = None
+        self.bad_epochs = 0
+        self._current: float | None = None
+        super().__init__(optimizer, warmup_epochs=warmup_epochs)
+
+    def step(self, metric: float | None = None) -> float:
+        if metric is None or not math.isfinite(metric):
+            raise ValueError(f"ReduceLROnPlateau.step needs a finite metric, got {metric!r}")
+        return super().step(metric)
+
+    def _scheduled(self, epoch, metric):
+        if self._current is None:  # first post-warm-up epoch
+            self._current = self.base_lr
+        if metric is not None:
+            if self._improved(metric):
+                self.best, self.bad_epochs = metric, 0
+            else:
+                self.bad_epochs += 1
+                if self.bad_epochs > self.patience:
+                    self._current = max(self._current * self.factor, self.min_lr)
+                    self.bad_epochs = 0
+        return self._current
+
+    def _improved(self, metric: float) -> bool:
+        if self.best is None:
+            return True
+        margin = abs(self.best) * self.threshold
+        return metric < self.best - margin if self.mode == "min" else metric > self.best + margin
+
+
+SCHEDULES = {
+    "constant": ConstantLR,
+    "step": StepLR,
+    "exponential": ExponentialLR,
+    "cosine": CosineLR,
+    "plateau": ReduceLROnPlateau,
+}
+
+
+def make_schedule(name: str, optimizer, max_epochs: int, params: dict | None = None,
+                  warmup_epochs: int = 0) -> LRSchedule:
+    """Build a schedule by name with ``params`` as its keyword arguments.
+
+    Defaults that depend on the run: ``"step"`` uses ``step_size = max(1, max_epochs // 3)`` and
+    ``"cosine"`` ``total_epochs = max_epochs - warmup_epochs``.
+    """
+    if name not in SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {sorted(SCHEDULES)}, got {name!r}")
+    kwargs = dict(params or {})
+    if name == "step":
+        kwargs.setdefault("step_size", max(1, max_epochs // 3))
+    if name == "cosine":
+        kwargs.setdefault("total_epochs", max(1, max_epochs - warmup_epochs))
+    try:
+        return SCHEDULES[name](optimizer, **kwargs, warmup_epochs=warmup_epochs)
+    except TypeError as exc:
+        raise ValueError(f"lr_schedule_params {params!r} do not fit the {name!r} schedule: {exc}") from exc
+
+
+def _count(value, name: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _positive(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _count_real(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    return float(value)
