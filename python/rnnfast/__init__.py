@@ -6,14 +6,20 @@ from rnnfast import nn, optim
 from rnnfast._config import config_info, set_num_threads, show_config
 from rnnfast.data import SequenceScaler
 from rnnfast.estimators import (
+    CharRNN,
+    RNNAnomalyDetector,
     RNNClassifier,
+    RNNForecaster,
     RNNRegressor,
     SequenceTagger,
     TrainingDivergedError,
 )
 
 __all__ = [
+    "CharRNN",
+    "RNNAnomalyDetector",
     "RNNClassifier",
+    "RNNForecaster",
     "RNNRegressor",
     "SequenceScaler",
     "SequenceTagger",

@@ -34,6 +34,9 @@ class RNNEstimatorBase(BaseEstimator):
     """
 
     _per_step = False
+    # Forecasting and anomaly scoring learn on standardised inputs (statistics from fit):
+    # their targets are the inputs' own values, so a feature's scale must not dominate.
+    _standardize_inputs = False
 
     # ------------------------------------------------------------------ inputs
     def _check_X(self, X, fitting: bool) -> Sequences:
@@ -41,8 +44,16 @@ class RNNEstimatorBase(BaseEstimator):
         return check_sequences(X, estimator=self, n_features=n_features)
 
     def _network_input(self, seqs: Sequences) -> Sequences:
-        """The network's input for ``seqs`` (the identity unless a task reshapes it)."""
-        return seqs
+        """The network's input for ``seqs``: standardised when the task asks for it."""
+        if not self._standardize_inputs:
+            return seqs
+        return Sequences((seqs.values - self._x_mean) / self._x_scale, seqs.lengths, seqs.form)
+
+    def _fit_input_scale(self, seqs: Sequences) -> None:
+        steps = seqs.values[per_step_mask(seqs.lengths, seqs.values.shape[1])]
+        self._x_mean = steps.mean(axis=0).astype(np.float32)
+        std = steps.std(axis=0)
+        self._x_scale = np.where(std > 0, std, 1.0).astype(np.float32)
 
     def _check_weights(self, sample_weight, seqs: Sequences) -> np.ndarray:
         weights = _check_sample_weight(
@@ -58,6 +69,8 @@ class RNNEstimatorBase(BaseEstimator):
         self._check_task_params()
         first_call = not (incremental or self.warm_start) or not hasattr(self, "network_")
         seqs = self._check_X(X, fitting=first_call)
+        if first_call and self._standardize_inputs:
+            self._fit_input_scale(seqs)
         targets, weights = self._prepare_targets(
             seqs, y, self._check_weights(sample_weight, seqs), fitting=first_call, **target_kwargs
         )

@@ -1,0 +1,134 @@
+"""Anomaly detection by forecast error: a sequence (or a step) the model cannot predict from
+its own past is unusual."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import OutlierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from rnnfast.data.sequences import Sequences
+from rnnfast.estimators._base import RNNEstimatorBase, per_step_mask
+from rnnfast.estimators._params import shared_init
+from rnnfast.nn.losses import squared_error
+
+
+@shared_init(contamination="auto")
+class RNNAnomalyDetector(OutlierMixin, RNNEstimatorBase):
+    """Unsupervised outlier detection for sequences, with scikit-learn's outlier API.
+
+    A recurrent network learns to forecast each step of the (standardised) training sequences
+    from the steps before it (the first step from nothing, i.e. the typical first value).
+    A step's anomaly score is its squared forecast error averaged over features; a sequence's
+    is the mean over its steps. Fit it on mostly normal data.
+
+    Parameters
+    ----------
+    contamination : "auto" or float in (0, 0.5], default "auto"
+        Expected share of outliers, which sets the threshold ``offset_``: the
+        ``contamination`` quantile of the training scores, or with ``"auto"`` the training
+        mean error plus three standard deviations.
+%(shared_parameters)s
+    Attributes
+    ----------
+    offset_ : float
+        ``decision_function = score_samples - offset_``; negative means outlier.
+    n_features_in_ : int
+    network_ : rnnfast.nn.SequenceNetwork
+    loss_curve_, validation_scores_, best_epoch_, n_iter_
+        As in :class:`RNNClassifier` (validation score: minus the validation error).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnfast import RNNAnomalyDetector
+    >>> t = np.arange(40)
+    >>> rng = np.random.default_rng(0)
+    >>> normal = np.sin(t / 3 + rng.uniform(0, 6, size=(200, 1)))  # 200 phase-shifted sines
+    >>> odd = rng.standard_normal((5, 40))  # 5 noise sequences
+    >>> det = RNNAnomalyDetector(max_epochs=20, random_state=0).fit(normal)
+    >>> det.predict(odd).tolist(), int((det.predict(normal) == 1).sum()) >= 190
+    ([-1, -1, -1, -1, -1], True)
+    """
+
+    _per_step = True
+    _standardize_inputs = True
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Learn to forecast the sequences ``X`` (``y`` is ignored) and set ``offset_``."""
+        self._fit(X, None, sample_weight)
+        self._set_offset(self.score_samples(X))
+        return self
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One epoch on ``X``; ``offset_`` is recomputed from ``X``'s scores."""
+        self._fit(X, None, sample_weight, incremental=True)
+        self._set_offset(self.score_samples(X))
+        return self
+
+    def score_samples(self, X) -> np.ndarray:
+        """Minus the mean squared forecast error of each sequence (higher is more normal)."""
+        check_is_fitted(self, "network_")
+        seqs = self._check_X(X, fitting=False)
+        errors = self._step_errors(seqs)
+        return -errors.sum(axis=1) / seqs.lengths
+
+    def decision_function(self, X) -> np.ndarray:
+        """``score_samples(X) - offset_``: negative for outliers."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X) -> np.ndarray:
+        """+1 for inliers, -1 for outliers."""
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def step_scores(self, X):
+        """Anomaly score (squared forecast error) of every time step, higher is more unusual:
+        ``(n, time)``, or a list of 1-D arrays for list input."""
+        check_is_fitted(self, "network_")
+        seqs = self._check_X(X, fitting=False)
+        return seqs.unpad(self._step_errors(seqs))
+
+    # task hooks
+    def _check_task_params(self):
+        c = self.contamination
+        if isinstance(c, str) and c == "auto":
+            return
+        if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0 < c <= 0.5:
+            raise ValueError(f"contamination must be 'auto' or a float in (0, 0.5], got {c!r}")
+
+    def _network_input(self, seqs: Sequences) -> Sequences:
+        """Standardised sequences shifted one step right: step t sees only steps < t."""
+        scaled = super()._network_input(seqs)
+        shifted = np.zeros_like(scaled.values)
+        shifted[:, 1:] = scaled.values[:, :-1]
+        return Sequences(shifted, seqs.lengths, seqs.form)
+
+    def _prepare_targets(self, seqs, y, weights, fitting):
+        targets = super()._network_input(seqs).values  # the standardised steps themselves
+        mask = per_step_mask(seqs.lengths, seqs.values.shape[1])
+        return targets, (weights[:, None] * mask).astype(np.float32)
+
+    def _output_size(self) -> int:
+        return self.n_features_in_
+
+    def _loss(self, outputs, targets, weights, lengths):
+        mask = per_step_mask(lengths, outputs.shape[1])
+        loss, grad_valid = squared_error(outputs[mask], targets[mask], weights[mask])
+        grad = np.zeros_like(outputs)
+        grad[mask] = grad_valid
+        return loss, grad
+
+    def _step_errors(self, seqs: Sequences) -> np.ndarray:
+        """``(n, time)`` squared forecast errors, averaged over features, zero on padding."""
+        targets = super()._network_input(seqs).values
+        errors = ((self._forward_all(seqs) - targets) ** 2).mean(axis=2)
+        return errors * per_step_mask(seqs.lengths, seqs.values.shape[1])
+
+    def _set_offset(self, train_scores: np.ndarray) -> None:
+        if self.contamination == "auto":
+            errors = -train_scores
+            self.offset_ = float(-(errors.mean() + 3 * errors.std()))
+        else:
+            self.offset_ = float(np.percentile(train_scores, 100 * self.contamination))
