@@ -50,10 +50,17 @@ def run_epochs(est, network, state: TrainingState, train: TrainingData, validati
     """Train ``network`` in place for up to ``epochs`` epochs.
 
     ``est`` supplies the hyperparameters and the task hooks ``_loss`` and
-    ``_validation_score``. Returns the number of epochs run. Raises
+    ``_validation_score``. Raises
     :class:`TrainingDivergedError` after restoring the weights from the start of the epoch
     in which the loss or a gradient stopped being finite.
     """
+    # Non-finite losses and gradients are detected below and reported as divergence, so
+    # numpy's overflow warnings on the way there are noise.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        _run_epochs(est, network, state, train, validation, epochs)
+
+
+def _run_epochs(est, network, state, train, validation, epochs):
     best_params = None
     stale_epochs = 0
     n = len(train.sequences)
