@@ -136,7 +136,6 @@ def test_forecaster_on_noisy_sine():
 
 
 def test_forecaster_multivariate_with_exog():
-    rng = np.random.default_rng(0)
     t = np.arange(500)
     exog = (t % 10 == 0).astype(float)[:, None]  # a known pulse every 10 steps
     series = np.stack([np.sin(t / 5), np.cos(t / 5)], axis=1) + 2 * exog
@@ -165,8 +164,12 @@ def test_forecaster_windows_api_matches_regressor_contract():
 def test_anomaly_detector_finds_injected_anomalies():
     rng = np.random.default_rng(0)
     t = np.arange(50)
-    normal = np.sin(t / 4 + rng.uniform(0, 2 * np.pi, (300, 1))) + 0.05 * rng.standard_normal((300, 50))
-    test_normal = np.sin(t / 4 + rng.uniform(0, 2 * np.pi, (50, 1))) + 0.05 * rng.standard_normal((50, 50))
+    normal = np.sin(t / 4 + rng.uniform(0, 2 * np.pi, (300, 1))) + 0.05 * rng.standard_normal(
+        (300, 50)
+    )
+    test_normal = np.sin(t / 4 + rng.uniform(0, 2 * np.pi, (50, 1))) + 0.05 * rng.standard_normal(
+        (50, 50)
+    )
     spiked = test_normal.copy()
     spiked[np.arange(50), rng.integers(5, 45, 50)] += 1.5  # one spike per sequence
     det = RNNAnomalyDetector(max_epochs=20, contamination=0.05, random_state=0).fit(normal)
@@ -207,8 +210,9 @@ def test_fit_is_exactly_reproducible():
 def test_early_stopping_restores_best_weights(monkeypatch):
     rng = np.random.default_rng(0)
     X, y = remember_first_sign(300, 8, rng)
-    clf = RNNClassifier(max_epochs=40, early_stopping=True, patience=3, learning_rate=0.05,
-                        random_state=0)
+    clf = RNNClassifier(
+        max_epochs=40, early_stopping=True, patience=3, learning_rate=0.05, random_state=0
+    )
     snapshots = []
     original = RNNClassifier._validation_score
 
@@ -233,8 +237,14 @@ def test_divergence_stops_with_last_good_weights():
     X, y = adding_problem(200, 10, rng)
     y = y * 1e30  # standardised away; make the inputs explode instead
     X = X * 1e30
-    reg = RNNRegressor(cell="rnn_relu", optimizer="sgd", learning_rate=1.0, clip_norm=None,
-                       max_epochs=5, random_state=0)
+    reg = RNNRegressor(
+        cell="rnn_relu",
+        optimizer="sgd",
+        learning_rate=1.0,
+        clip_norm=None,
+        max_epochs=5,
+        random_state=0,
+    )
     with pytest.raises(TrainingDivergedError, match="diverged"):
         reg.fit(X, y)
     for value in reg.network_.params.values():
@@ -269,16 +279,27 @@ def test_every_optimizer_and_schedule_trains(optimizer, schedule):
     rng = np.random.default_rng(0)
     X, y = remember_first_sign(300, 6, rng)
     lr = {"sgd": 0.1, "adagrad": 0.1}.get(optimizer, 0.01)
-    clf = RNNClassifier(optimizer=optimizer, lr_schedule=schedule, learning_rate=lr,
-                        max_epochs=15, warmup_epochs=2, random_state=0).fit(X, y)
+    clf = RNNClassifier(
+        optimizer=optimizer,
+        lr_schedule=schedule,
+        learning_rate=lr,
+        max_epochs=15,
+        warmup_epochs=2,
+        random_state=0,
+    ).fit(X, y)
     assert clf.loss_curve_[-1] < 0.7 * clf.loss_curve_[0]
 
 
 def test_learning_rate_follows_schedule():
     rng = np.random.default_rng(0)
     X, y = remember_first_sign(64, 4, rng)
-    clf = RNNClassifier(lr_schedule="step", lr_schedule_params={"step_size": 2, "gamma": 0.5},
-                        learning_rate=0.04, max_epochs=5, random_state=0).fit(X, y)
+    clf = RNNClassifier(
+        lr_schedule="step",
+        lr_schedule_params={"step_size": 2, "gamma": 0.5},
+        learning_rate=0.04,
+        max_epochs=5,
+        random_state=0,
+    ).fit(X, y)
     assert clf._training_.optimizer.learning_rate == pytest.approx(0.04 * 0.5 ** (5 // 2))
 
 
@@ -304,8 +325,9 @@ def test_warm_start_and_partial_fit_continue():
 
 
 def test_sample_and_class_weights_shift_decisions():
-    X, y = make_blobs(n_samples=400, centers=[[-1.0, 0.0], [1.0, 0.0]], cluster_std=1.5,
-                      random_state=0)
+    X, y = make_blobs(
+        n_samples=400, centers=[[-1.0, 0.0], [1.0, 0.0]], cluster_std=1.5, random_state=0
+    )
     kwargs = dict(max_epochs=15, random_state=0)
     plain = RNNClassifier(**kwargs).fit(X, y)
     favour_one = RNNClassifier(class_weight={0: 1.0, 1: 10.0}, **kwargs).fit(X, y)

@@ -17,8 +17,12 @@ TORCH = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
 def torch_twin(net: nn.SequenceNetwork, cell: str):
     rec = net.recurrent
     module = TORCH[cell](
-        rec.input_size, rec.hidden_size, num_layers=rec.num_layers,
-        bidirectional=rec.bidirectional, batch_first=True, dtype=torch.float64,
+        rec.input_size,
+        rec.hidden_size,
+        num_layers=rec.num_layers,
+        bidirectional=rec.bidirectional,
+        batch_first=True,
+        dtype=torch.float64,
     )
     module.load_state_dict({k: torch.from_numpy(v) for k, v in rec.params.items()})
     head = torch.nn.Linear(net.head.in_features, net.head.out_features, dtype=torch.float64)
@@ -28,11 +32,14 @@ def torch_twin(net: nn.SequenceNetwork, cell: str):
 
 def torch_outputs(module, head, x, lengths, per_step):
     xt = torch.from_numpy(x).requires_grad_(True)
-    packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.from_numpy(lengths), batch_first=True,
-                                                    enforce_sorted=False)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(
+        xt, torch.from_numpy(lengths), batch_first=True, enforce_sorted=False
+    )
     out, state = module(packed)
     if per_step:
-        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(
+            out, batch_first=True, total_length=x.shape[1]
+        )
         return xt, head(out)
     h_n = state[0] if isinstance(state, tuple) else state
     dirs = 2 if module.bidirectional else 1
@@ -44,8 +51,17 @@ def torch_outputs(module, head, x, lengths, per_step):
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_network_gradients_match_torch(cell, bidirectional, per_step):
     rng = np.random.default_rng(3)
-    net = nn.SequenceNetwork(cell, 3, 5, 4, num_layers=2, bidirectional=bidirectional,
-                             per_step=per_step, dtype=np.float64, random_state=0)
+    net = nn.SequenceNetwork(
+        cell,
+        3,
+        5,
+        4,
+        num_layers=2,
+        bidirectional=bidirectional,
+        per_step=per_step,
+        dtype=np.float64,
+        random_state=0,
+    )
     module, head = torch_twin(net, cell)
     x = rng.standard_normal((6, 7, 3))
     lengths = np.array([7, 3, 5, 1, 7, 2])
@@ -60,16 +76,20 @@ def test_network_gradients_match_torch(cell, bidirectional, per_step):
 
     if per_step:
         valid = np.arange(7)[None, :] < lengths[:, None]
-        np.testing.assert_allclose(ours[valid], theirs.detach().numpy()[valid], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            ours[valid], theirs.detach().numpy()[valid], rtol=1e-9, atol=1e-12
+        )
     else:
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(grad_x, xt.grad.numpy(), rtol=1e-8, atol=1e-11)
     for name, param in module.named_parameters():
-        np.testing.assert_allclose(net.grads[f"recurrent.{name}"], param.grad.numpy(),
-                                   rtol=1e-8, atol=1e-11, err_msg=name)
+        np.testing.assert_allclose(
+            net.grads[f"recurrent.{name}"], param.grad.numpy(), rtol=1e-8, atol=1e-11, err_msg=name
+        )
     for name, param in head.named_parameters():
-        np.testing.assert_allclose(net.grads[f"head.{name}"], param.grad.numpy(),
-                                   rtol=1e-8, atol=1e-11, err_msg=name)
+        np.testing.assert_allclose(
+            net.grads[f"head.{name}"], param.grad.numpy(), rtol=1e-8, atol=1e-11, err_msg=name
+        )
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -77,8 +97,9 @@ def test_dropout_gradients_by_finite_differences(cell):
     """With the mask stream fixed, the dropped-out network's gradient is exact."""
     rng = np.random.default_rng(0)
     gen = np.random.default_rng(5)
-    net = nn.SequenceNetwork(cell, 2, 4, 3, num_layers=2, dropout=0.4, dtype=np.float64,
-                             random_state=gen)
+    net = nn.SequenceNetwork(
+        cell, 2, 4, 3, num_layers=2, dropout=0.4, dtype=np.float64, random_state=gen
+    )
     x = rng.standard_normal((3, 5, 2))
     weights = rng.standard_normal((3, 3))
     saved = gen.bit_generator.state
@@ -169,7 +190,9 @@ def test_linear_matches_torch_layout():
     ref = torch.nn.Linear(3, 2, dtype=torch.float64)
     ref.load_state_dict({k: torch.from_numpy(v) for k, v in lin.params.items()})
     x = np.random.default_rng(0).standard_normal((4, 5, 3))
-    np.testing.assert_allclose(lin.forward(x), ref(torch.from_numpy(x)).detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        lin.forward(x), ref(torch.from_numpy(x)).detach().numpy(), rtol=1e-12
+    )
     assert np.abs(lin.params["weight"]).max() <= 1 / np.sqrt(3)
     with pytest.raises(RuntimeError, match="forward"):
         nn.Linear(3, 2).backward(np.ones((1, 2)))

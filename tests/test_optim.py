@@ -170,8 +170,13 @@ def test_optimizer_rejects_bad_hyperparameters(kwargs, message):
 
 
 def test_make_optimizer_names():
-    for name, cls in [("sgd", optim.SGD), ("adam", optim.Adam), ("adamw", optim.AdamW),
-                      ("rmsprop", optim.RMSprop), ("adagrad", optim.Adagrad)]:
+    for name, cls in [
+        ("sgd", optim.SGD),
+        ("adam", optim.Adam),
+        ("adamw", optim.AdamW),
+        ("rmsprop", optim.RMSprop),
+        ("adagrad", optim.Adagrad),
+    ]:
         assert type(optim.make_optimizer(name, {"w": START.copy()}, 0.1)) is cls
     with pytest.raises(ValueError, match="optimizer must be one of"):
         optim.make_optimizer("lbfgs", {"w": START.copy()}, 0.1)

@@ -81,8 +81,13 @@ def check_sequences(
         if isinstance(X, (list, tuple)) and len(X) == 0:
             raise ValueError(f"{name} has 0 sequences; at least one is required{owner}")
         array = check_array(
-            X, ensure_2d=False, allow_nd=True, dtype=dtype, ensure_min_features=0,
-            input_name=name, estimator=estimator,
+            X,
+            ensure_2d=False,
+            allow_nd=True,
+            dtype=dtype,
+            ensure_min_features=0,
+            input_name=name,
+            estimator=estimator,
         )
         if array.ndim not in (2, 3):
             raise ValueError(
@@ -122,7 +127,11 @@ def _pad_list(X, name: str, dtype) -> Sequences:
     arrays = []
     for i, item in enumerate(X):
         array = check_array(
-            item, ensure_2d=False, dtype=dtype, ensure_min_samples=0, ensure_min_features=0,
+            item,
+            ensure_2d=False,
+            dtype=dtype,
+            ensure_min_samples=0,
+            ensure_min_features=0,
             input_name=f"{name}[{i}]",
         )
         if array.ndim == 1:

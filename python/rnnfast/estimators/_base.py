@@ -96,8 +96,9 @@ class RNNEstimatorBase(BaseEstimator):
         validation = None
         if self.early_stopping and not incremental:
             train, validation = self._split_validation(train, state.rng)
-        run_epochs(self, self.network_, state, train, validation,
-                   1 if incremental else self.max_epochs)
+        run_epochs(
+            self, self.network_, state, train, validation, 1 if incremental else self.max_epochs
+        )
         self._publish_history()
         return self
 
@@ -131,7 +132,7 @@ class RNNEstimatorBase(BaseEstimator):
     def _split_validation(self, train: TrainingData, rng):
         n = len(train.sequences)
         stratify = self._stratify_labels(train.targets)
-        n_val = max(1, int(round(self.validation_fraction * n)))
+        n_val = max(1, round(self.validation_fraction * n))
         if n - n_val < 1:
             raise ValueError(
                 f"early_stopping needs at least 2 sequences, got {n} (validation_fraction="
@@ -169,9 +170,11 @@ class RNNEstimatorBase(BaseEstimator):
         return self._outputs(self._network_input(seqs))
 
     def _outputs(self, net_input: Sequences) -> np.ndarray:
-        out_shape = (len(net_input),) + (
-            (net_input.values.shape[1],) if self._per_step else ()
-        ) + (self.network_.output_size,)
+        out_shape = (
+            (len(net_input),)
+            + ((net_input.values.shape[1],) if self._per_step else ())
+            + (self.network_.output_size,)
+        )
         outputs = np.zeros(out_shape, np.float32)
         for index in inference_batches(net_input.lengths, _INFERENCE_BATCH):
             batch = net_input.subset(index)

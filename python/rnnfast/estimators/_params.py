@@ -173,7 +173,9 @@ def check_shared_params(est) -> None:
     if est.nesterov and est.optimizer == "sgd" and est.momentum == 0:
         raise ValueError("nesterov=True needs momentum > 0")
     if est.lr_schedule_params is not None and not isinstance(est.lr_schedule_params, dict):
-        raise TypeError(f"lr_schedule_params must be a dict or None, got {est.lr_schedule_params!r}")
+        raise TypeError(
+            f"lr_schedule_params must be a dict or None, got {est.lr_schedule_params!r}"
+        )
 
 
 def _choice(est, name: str, options: tuple) -> None:

@@ -49,10 +49,12 @@ def encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 
 def check_class_weight(class_weight) -> None:
-    if class_weight is not None and class_weight != "balanced" and not isinstance(class_weight, dict):
-        raise ValueError(
-            f"class_weight must be None, 'balanced' or a dict, got {class_weight!r}"
-        )
+    if (
+        class_weight is not None
+        and class_weight != "balanced"
+        and not isinstance(class_weight, dict)
+    ):
+        raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {class_weight!r}")
 
 
 def class_weights_for(class_weight, classes: np.ndarray, codes: np.ndarray) -> np.ndarray:

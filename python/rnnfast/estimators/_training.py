@@ -113,7 +113,9 @@ def _run_epochs(est, network, state, train, validation, epochs):
         else:
             state.schedule.step()
         if est.verbose:
-            _report(epoch, state, score, state.optimizer.learning_rate, time.perf_counter() - started)
+            _report(
+                epoch, state, score, state.optimizer.learning_rate, time.perf_counter() - started
+            )
         if validation is not None and stale_epochs >= est.patience:
             if est.verbose:
                 print(f"early stopping: best validation score at epoch {state.best_epoch}")

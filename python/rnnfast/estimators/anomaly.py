@@ -19,38 +19,38 @@ from rnnfast.nn.losses import squared_error
 class RNNAnomalyDetector(OutlierMixin, RNNEstimatorBase):
     """Unsupervised outlier detection for sequences, with scikit-learn's outlier API.
 
-    A recurrent network learns to forecast each step of the (standardised) training sequences
-    from the steps before it (the first step from nothing, i.e. the typical first value).
-    A step's anomaly score is its squared forecast error averaged over features; a sequence's
-    is the mean over its steps. Fit it on mostly normal data.
+        A recurrent network learns to forecast each step of the (standardised) training sequences
+        from the steps before it (the first step from nothing, i.e. the typical first value).
+        A step's anomaly score is its squared forecast error averaged over features; a sequence's
+        is the mean over its steps. Fit it on mostly normal data.
 
-    Parameters
-    ----------
-    contamination : "auto" or float in (0, 0.5], default "auto"
-        Expected share of outliers, which sets the threshold ``offset_``: the
-        ``contamination`` quantile of the training scores, or with ``"auto"`` the training
-        mean error plus three standard deviations.
-%(shared_parameters)s
-    Attributes
-    ----------
-    offset_ : float
-        ``decision_function = score_samples - offset_``; negative means outlier.
-    n_features_in_ : int
-    network_ : rnnfast.nn.SequenceNetwork
-    loss_curve_, validation_scores_, best_epoch_, n_iter_
-        As in :class:`RNNClassifier` (validation score: minus the validation error).
+        Parameters
+        ----------
+        contamination : "auto" or float in (0, 0.5], default "auto"
+            Expected share of outliers, which sets the threshold ``offset_``: the
+            ``contamination`` quantile of the training scores, or with ``"auto"`` the training
+            mean error plus three standard deviations.
+    %(shared_parameters)s
+        Attributes
+        ----------
+        offset_ : float
+            ``decision_function = score_samples - offset_``; negative means outlier.
+        n_features_in_ : int
+        network_ : rnnfast.nn.SequenceNetwork
+        loss_curve_, validation_scores_, best_epoch_, n_iter_
+            As in :class:`RNNClassifier` (validation score: minus the validation error).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from rnnfast import RNNAnomalyDetector
-    >>> t = np.arange(40)
-    >>> rng = np.random.default_rng(0)
-    >>> normal = np.sin(t / 3 + rng.uniform(0, 6, size=(200, 1)))  # 200 phase-shifted sines
-    >>> odd = rng.standard_normal((5, 40))  # 5 noise sequences
-    >>> det = RNNAnomalyDetector(max_epochs=20, random_state=0).fit(normal)
-    >>> det.predict(odd).tolist(), int((det.predict(normal) == 1).sum()) >= 190
-    ([-1, -1, -1, -1, -1], True)
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rnnfast import RNNAnomalyDetector
+        >>> t = np.arange(40)
+        >>> rng = np.random.default_rng(0)
+        >>> normal = np.sin(t / 3 + rng.uniform(0, 6, size=(200, 1)))  # 200 phase-shifted sines
+        >>> odd = rng.standard_normal((5, 40))  # 5 noise sequences
+        >>> det = RNNAnomalyDetector(max_epochs=20, random_state=0).fit(normal)
+        >>> det.predict(odd).tolist(), int((det.predict(normal) == 1).sum()) >= 190
+        ([-1, -1, -1, -1, -1], True)
     """
 
     _per_step = True

@@ -18,31 +18,31 @@ _EVAL_CHUNK = 4096  # characters per forward when scoring long texts (state carr
 class CharRNN(RNNEstimatorBase):
     """Character-level recurrent language model (Karpathy's char-rnn, with numpy and C++).
 
-    The text is cut into pieces of ``seq_length + 1`` characters; the network reads one-hot
-    characters and learns to predict each next one (softmax cross-entropy).
+        The text is cut into pieces of ``seq_length + 1`` characters; the network reads one-hot
+        characters and learns to predict each next one (softmax cross-entropy).
 
-    Parameters
-    ----------
-    seq_length : int, default 64
-        Characters per training sequence (backpropagation through time spans this many).
-%(shared_parameters)s
-    Attributes
-    ----------
-    vocabulary_ : str
-        The characters of the training text, sorted.
-    network_ : rnnfast.nn.SequenceNetwork
-    loss_curve_, validation_scores_, best_epoch_, n_iter_
-        As in :class:`RNNClassifier` (loss in nats per character).
+        Parameters
+        ----------
+        seq_length : int, default 64
+            Characters per training sequence (backpropagation through time spans this many).
+    %(shared_parameters)s
+        Attributes
+        ----------
+        vocabulary_ : str
+            The characters of the training text, sorted.
+        network_ : rnnfast.nn.SequenceNetwork
+        loss_curve_, validation_scores_, best_epoch_, n_iter_
+            As in :class:`RNNClassifier` (loss in nats per character).
 
-    Examples
-    --------
-    >>> from rnnfast import CharRNN
-    >>> text = "the cat sat on the mat. " * 200
-    >>> model = CharRNN(hidden_size=64, seq_length=32, max_epochs=20, random_state=0).fit(text)
-    >>> model.bits_per_char("the cat sat on the mat. " * 4) < 0.2
-    True
-    >>> len(model.generate("the ", n_chars=20, random_state=0))
-    20
+        Examples
+        --------
+        >>> from rnnfast import CharRNN
+        >>> text = "the cat sat on the mat. " * 200
+        >>> model = CharRNN(hidden_size=64, seq_length=32, max_epochs=20, random_state=0).fit(text)
+        >>> model.bits_per_char("the cat sat on the mat. " * 4) < 0.2
+        True
+        >>> len(model.generate("the ", n_chars=20, random_state=0))
+        20
     """
 
     _per_step = True
@@ -85,8 +85,10 @@ class CharRNN(RNNEstimatorBase):
         prompt = _check_text(prompt, "prompt", allow_empty=True)
         if isinstance(n_chars, bool) or not isinstance(n_chars, numbers.Integral) or n_chars < 0:
             raise ValueError(f"n_chars must be a non-negative integer, got {n_chars!r}")
-        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not (
-            0 < temperature < np.inf
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, numbers.Real)
+            or not (0 < temperature < np.inf)
         ):
             raise ValueError(f"temperature must be a positive number, got {temperature!r}")
         rng = np.random.default_rng(random_state)
@@ -153,7 +155,9 @@ class CharRNN(RNNEstimatorBase):
     def _encode(self, text: str, name: str) -> np.ndarray:
         unknown = sorted(set(text) - set(self._codes))
         if unknown:
-            raise ValueError(f"{name} has characters not in the training vocabulary: {unknown[:20]}")
+            raise ValueError(
+                f"{name} has characters not in the training vocabulary: {unknown[:20]}"
+            )
         return np.fromiter((self._codes[ch] for ch in text), np.int64, len(text))
 
 

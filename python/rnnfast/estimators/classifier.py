@@ -22,41 +22,41 @@ from rnnfast.nn.losses import cross_entropy, softmax
 class RNNClassifier(ClassifierMixin, RNNEstimatorBase):
     """Recurrent network classifier: a sequence in, a class out.
 
-    The top layer's final hidden state (both directions when bidirectional) feeds a linear
-    layer trained with softmax cross-entropy.
+        The top layer's final hidden state (both directions when bidirectional) feeds a linear
+        layer trained with softmax cross-entropy.
 
-    Parameters
-    ----------
-    class_weight : dict, "balanced" or None, default None
-        Weights multiplying each class's loss; ``"balanced"`` uses
-        ``n_samples / (n_classes * count(class))``.
-%(shared_parameters)s
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-    n_features_in_ : int
-        Features per time step (1 for 2-D input, which means univariate sequences).
-    network_ : rnnfast.nn.SequenceNetwork
-        The trained network (its ``recurrent`` stack and ``head`` can be inspected).
-    loss_curve_ : list of float
-        Mean training loss of each epoch.
-    validation_scores_ : list of float or None
-        Validation accuracy of each epoch with ``early_stopping``, else None.
-    best_epoch_ : int
-        Epoch (1-based) with the best validation score, or the lowest training loss.
-    n_iter_ : int
-        Epochs run.
+        Parameters
+        ----------
+        class_weight : dict, "balanced" or None, default None
+            Weights multiplying each class's loss; ``"balanced"`` uses
+            ``n_samples / (n_classes * count(class))``.
+    %(shared_parameters)s
+        Attributes
+        ----------
+        classes_ : ndarray of shape (n_classes,)
+        n_features_in_ : int
+            Features per time step (1 for 2-D input, which means univariate sequences).
+        network_ : rnnfast.nn.SequenceNetwork
+            The trained network (its ``recurrent`` stack and ``head`` can be inspected).
+        loss_curve_ : list of float
+            Mean training loss of each epoch.
+        validation_scores_ : list of float or None
+            Validation accuracy of each epoch with ``early_stopping``, else None.
+        best_epoch_ : int
+            Epoch (1-based) with the best validation score, or the lowest training loss.
+        n_iter_ : int
+            Epochs run.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from rnnfast import RNNClassifier
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.standard_normal((200, 12, 1)).astype(np.float32)
-    >>> y = (X[:, :, 0].sum(axis=1) > 0).astype(int)  # is the running sum positive?
-    >>> clf = RNNClassifier(hidden_size=16, max_epochs=30, random_state=0).fit(X, y)
-    >>> clf.score(X, y) > 0.9
-    True
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rnnfast import RNNClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.standard_normal((200, 12, 1)).astype(np.float32)
+        >>> y = (X[:, :, 0].sum(axis=1) > 0).astype(int)  # is the running sum positive?
+        >>> clf = RNNClassifier(hidden_size=16, max_epochs=30, random_state=0).fit(X, y)
+        >>> clf.score(X, y) > 0.9
+        True
     """
 
     def fit(self, X, y, sample_weight=None):

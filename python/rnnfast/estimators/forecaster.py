@@ -16,47 +16,48 @@ from rnnfast.estimators.regressor import RNNRegressor
 class RNNForecaster(RNNRegressor):
     """Recurrent forecaster of univariate or multivariate series (direct multi-step).
 
-    Two ways in:
+        Two ways in:
 
-    - :meth:`fit_series` takes a whole series (and optional exogenous covariates), cuts it
-      into windows of ``window`` steps with the ``horizon`` steps after each as targets, and
-      trains; :meth:`forecast` then predicts the steps after the end of a series.
-    - :meth:`fit` / :meth:`predict` take windows you cut yourself: ``X`` sequences (any form)
-      and ``y`` targets of shape ``(n,)``, ``(n, horizon)`` or ``(n, horizon, k)``; this is
-      the scikit-learn contract, for pipelines and grid searches.
+        - :meth:`fit_series` takes a whole series (and optional exogenous covariates), cuts it
+          into windows of ``window`` steps with the ``horizon`` steps after each as targets, and
+          trains; :meth:`forecast` then predicts the steps after the end of a series.
+        - :meth:`fit` / :meth:`predict` take windows you cut yourself: ``X`` sequences (any form)
+          and ``y`` targets of shape ``(n,)``, ``(n, horizon)`` or ``(n, horizon, k)``; this is
+          the scikit-learn contract, for pipelines and grid searches.
 
-    Inputs are standardised per feature with statistics from ``fit`` and targets per output,
-    so series of any scale train with the default learning rate.
+        Inputs are standardised per feature with statistics from ``fit`` and targets per output,
+        so series of any scale train with the default learning rate.
 
-    Parameters
-    ----------
-    window : int, default 24
-        Input steps per training window (:meth:`fit_series`); :meth:`forecast` reads the last
-        ``window`` steps of the series it is given.
-    horizon : int, default 1
-        Steps predicted at once by :meth:`fit_series` models.
-%(shared_parameters)s
-    Attributes
-    ----------
-    n_features_in_ : int
-        Features per input step (series variables plus exogenous covariates).
-    network_ : rnnfast.nn.SequenceNetwork
-    loss_curve_, validation_scores_, best_epoch_, n_iter_
-        As in :class:`RNNClassifier` (validation score: R^2 on standardised targets).
+        Parameters
+        ----------
+        window : int, default 24
+            Input steps per training window (:meth:`fit_series`); :meth:`forecast` reads the last
+            ``window`` steps of the series it is given.
+        horizon : int, default 1
+            Steps predicted at once by :meth:`fit_series` models.
+    %(shared_parameters)s
+        Attributes
+        ----------
+        n_features_in_ : int
+            Features per input step (series variables plus exogenous covariates).
+        network_ : rnnfast.nn.SequenceNetwork
+        loss_curve_, validation_scores_, best_epoch_, n_iter_
+            As in :class:`RNNClassifier` (validation score: R^2 on standardised targets).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from rnnfast import RNNForecaster
-    >>> t = np.arange(400)
-    >>> series = np.sin(2 * np.pi * t / 25) + 0.05 * np.random.default_rng(0).standard_normal(400)
-    >>> model = RNNForecaster(window=30, horizon=5, max_epochs=30, random_state=0)
-    >>> model = model.fit_series(series[:350])
-    >>> future = model.forecast(series[:350])  # the next 5 values
-    >>> future.shape
-    (5,)
-    >>> float(np.abs(future - np.sin(2 * np.pi * t[350:355] / 25)).max()) < 0.2
-    True
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rnnfast import RNNForecaster
+        >>> t = np.arange(400)
+        >>> noise = 0.05 * np.random.default_rng(0).standard_normal(400)
+        >>> series = np.sin(2 * np.pi * t / 25) + noise
+        >>> model = RNNForecaster(window=30, horizon=5, max_epochs=30, random_state=0)
+        >>> model = model.fit_series(series[:350])
+        >>> future = model.forecast(series[:350])  # the next 5 values
+        >>> future.shape
+        (5,)
+        >>> float(np.abs(future - np.sin(2 * np.pi * t[350:355] / 25)).max()) < 0.2
+        True
     """
 
     _standardize_inputs = True
@@ -102,7 +103,7 @@ class RNNForecaster(RNNRegressor):
     def predict(self, X) -> np.ndarray:
         """Forecasts for windows ``X``, shaped like the ``y`` given to :meth:`fit`."""
         out = super().predict(X)
-        return out.reshape((len(out),) + self._y_tail)
+        return out.reshape((len(out), *self._y_tail))
 
     def forecast(self, series, exog=None, steps: int | None = None) -> np.ndarray:
         """Predict the ``steps`` values after the end of ``series`` (a :meth:`fit_series` model).
@@ -129,7 +130,9 @@ class RNNForecaster(RNNRegressor):
         if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
             raise ValueError(f"steps must be a positive integer, got {steps!r}")
         if values.shape[1] != self._series_k:
-            raise ValueError(f"series has {values.shape[1]} variables, the model was fitted on {self._series_k}")
+            raise ValueError(
+                f"series has {values.shape[1]} variables, the model was fitted on {self._series_k}"
+            )
         if len(values) < self.window:
             raise ValueError(f"series needs at least window={self.window} steps, got {len(values)}")
         if (exog is None) != (self._n_exog == 0):
@@ -159,7 +162,6 @@ class RNNForecaster(RNNRegressor):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-
 def _flatten_targets(y):
     """``y`` as (n,) or (n, m) for the regressor machinery, and the trailing shape to restore."""
     if y is None:
@@ -171,7 +173,7 @@ def _flatten_targets(y):
 
 
 def _check_series(series, name: str) -> tuple[np.ndarray, bool]:
-    values = check_array(series, ensure_2d=False, dtype=np.float32, input_name=name)
+    values = check_array(series, ensure_2d=False, allow_nd=True, dtype=np.float32, input_name=name)
     if values.ndim not in (1, 2):
         raise ValueError(f"{name} must be 1-D (time,) or 2-D (time, k), got shape {values.shape}")
     return (values[:, None] if values.ndim == 1 else values), values.ndim == 1
@@ -182,4 +184,3 @@ def _check_exog(exog, time: int) -> np.ndarray:
     if len(values) != time:
         raise ValueError(f"exog has {len(values)} steps, the series has {time}")
     return values
-

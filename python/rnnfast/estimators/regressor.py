@@ -44,32 +44,32 @@ def check_targets_2d(y, n: int, name: str = "y") -> tuple[np.ndarray, bool]:
 class RNNRegressor(TargetStandardizer, RegressorMixin, RNNEstimatorBase):
     """Recurrent network regressor: a sequence in, one or more real values out.
 
-    The top layer's final hidden state feeds a linear layer trained with mean squared error on
-    standardised targets.
+        The top layer's final hidden state feeds a linear layer trained with mean squared error on
+        standardised targets.
 
-    Parameters
-    ----------
-%(shared_parameters)s
-    Attributes
-    ----------
-    n_features_in_ : int
-        Features per time step (1 for 2-D input, which means univariate sequences).
-    n_outputs_ : int
-        Targets per sequence.
-    network_ : rnnfast.nn.SequenceNetwork
-    loss_curve_, validation_scores_, best_epoch_, n_iter_
-        As in :class:`RNNClassifier` (validation score: R^2).
+        Parameters
+        ----------
+    %(shared_parameters)s
+        Attributes
+        ----------
+        n_features_in_ : int
+            Features per time step (1 for 2-D input, which means univariate sequences).
+        n_outputs_ : int
+            Targets per sequence.
+        network_ : rnnfast.nn.SequenceNetwork
+        loss_curve_, validation_scores_, best_epoch_, n_iter_
+            As in :class:`RNNClassifier` (validation score: R^2).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from rnnfast import RNNRegressor
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.uniform(size=(300, 10))  # 300 univariate sequences of 10 steps
-    >>> y = X[:, 2] + X[:, 7]  # the sum of two marked steps
-    >>> reg = RNNRegressor(max_epochs=60, random_state=0).fit(X, y)
-    >>> reg.score(X, y) > 0.9
-    True
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rnnfast import RNNRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.uniform(size=(300, 10))  # 300 univariate sequences of 10 steps
+        >>> y = X[:, 2] + X[:, 7]  # the sum of two marked steps
+        >>> reg = RNNRegressor(max_epochs=60, random_state=0).fit(X, y)
+        >>> reg.score(X, y) > 0.9
+        True
     """
 
     def fit(self, X, y, sample_weight=None):
@@ -93,7 +93,9 @@ class RNNRegressor(TargetStandardizer, RegressorMixin, RNNEstimatorBase):
             self._y_1d, self.n_outputs_ = one_d, y.shape[1]
             self._fit_target_scale(y, weights)
         elif y.shape[1] != self.n_outputs_:
-            raise ValueError(f"y has {y.shape[1]} targets, the model was fitted with {self.n_outputs_}")
+            raise ValueError(
+                f"y has {y.shape[1]} targets, the model was fitted with {self.n_outputs_}"
+            )
         return self._standardize(y), weights
 
     def _output_size(self) -> int:
@@ -103,7 +105,9 @@ class RNNRegressor(TargetStandardizer, RegressorMixin, RNNEstimatorBase):
         return squared_error(outputs, targets, weights)
 
     def _validation_score(self, data) -> float:
-        return float(r2_score(data.targets, self._outputs(data.sequences), sample_weight=data.weights))
+        return float(
+            r2_score(data.targets, self._outputs(data.sequences), sample_weight=data.weights)
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -21,34 +21,34 @@ from rnnfast.nn.losses import cross_entropy, softmax
 class SequenceTagger(RNNEstimatorBase):
     """Label every time step of every sequence.
 
-    Each step's output of the top layer (both directions: by default the tagger is
-    bidirectional, so a step's label may depend on what comes after it) feeds a linear layer
-    trained with softmax cross-entropy over all valid steps.
+        Each step's output of the top layer (both directions: by default the tagger is
+        bidirectional, so a step's label may depend on what comes after it) feeds a linear layer
+        trained with softmax cross-entropy over all valid steps.
 
-    Parameters
-    ----------
-    class_weight : dict, "balanced" or None, default None
-        Weights of each label's loss (``"balanced"``: inverse label frequency over all steps).
-%(shared_parameters)s
-    Attributes
-    ----------
-    classes_ : ndarray
-        The labels, sorted.
-    n_features_in_ : int
-    network_ : rnnfast.nn.SequenceNetwork
-    loss_curve_, validation_scores_, best_epoch_, n_iter_
-        As in :class:`RNNClassifier` (validation score: per-step accuracy).
+        Parameters
+        ----------
+        class_weight : dict, "balanced" or None, default None
+            Weights of each label's loss (``"balanced"``: inverse label frequency over all steps).
+    %(shared_parameters)s
+        Attributes
+        ----------
+        classes_ : ndarray
+            The labels, sorted.
+        n_features_in_ : int
+        network_ : rnnfast.nn.SequenceNetwork
+        loss_curve_, validation_scores_, best_epoch_, n_iter_
+            As in :class:`RNNClassifier` (validation score: per-step accuracy).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from rnnfast import SequenceTagger
-    >>> rng = np.random.default_rng(0)
-    >>> X = [rng.integers(0, 2, size=n).astype(float) for n in rng.integers(5, 15, size=300)]
-    >>> y = [np.cumsum(x) % 2 for x in X]  # tag: parity of the ones seen so far
-    >>> tagger = SequenceTagger(bidirectional=False, max_epochs=40, random_state=0).fit(X, y)
-    >>> tagger.score(X, y) > 0.95
-    True
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rnnfast import SequenceTagger
+        >>> rng = np.random.default_rng(0)
+        >>> X = [rng.integers(0, 2, size=n).astype(float) for n in rng.integers(5, 15, size=300)]
+        >>> y = [np.cumsum(x) % 2 for x in X]  # tag: parity of the ones seen so far
+        >>> tagger = SequenceTagger(bidirectional=False, max_epochs=40, random_state=0).fit(X, y)
+        >>> tagger.score(X, y) > 0.95
+        True
     """
 
     _per_step = True
@@ -124,10 +124,9 @@ class SequenceTagger(RNNEstimatorBase):
     def _prepare_targets(self, seqs, y, weights, fitting, classes=None):
         codes, mask = self._per_step_labels(seqs, y, fitting, classes)
         step_weights = np.zeros(mask.shape, np.float32)
-        step_weights[mask] = (
-            np.broadcast_to(weights[:, None], mask.shape)[mask]
-            * class_weights_for(self.class_weight, self.classes_, codes[mask])
-        )
+        step_weights[mask] = np.broadcast_to(weights[:, None], mask.shape)[
+            mask
+        ] * class_weights_for(self.class_weight, self.classes_, codes[mask])
         return codes, step_weights
 
     def _output_size(self) -> int:

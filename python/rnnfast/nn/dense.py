@@ -36,14 +36,16 @@ class Linear:
         self.dtype = check_dtype(dtype)
         rng = as_generator(random_state)
         self.params = {
-            "weight": torch_default_uniform(rng, (out_features, in_features), in_features, self.dtype),
+            "weight": torch_default_uniform(
+                rng, (out_features, in_features), in_features, self.dtype
+            ),
             "bias": torch_default_uniform(rng, (out_features,), in_features, self.dtype),
         }
         self.grads: dict[str, np.ndarray] | None = None
         self._input: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
-        """``x`` of shape ``(..., in_features)`` -> ``(..., out_features)``; keeps ``x`` if training."""
+        """``x`` ``(..., in_features)`` -> ``(..., out_features)``; keeps ``x`` if training."""
         self._input = x if training else None
         return x @ self.params["weight"].T + self.params["bias"]
 

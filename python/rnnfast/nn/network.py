@@ -109,7 +109,9 @@ class SequenceNetwork:
         )
         initialize_recurrent(self.recurrent, init, forget_bias, self._rng)
         width = self.recurrent.num_directions * self.recurrent.hidden_size
-        self.head = Linear(width, check_positive_int(output_size, "output_size"), self.dtype, self._rng)
+        self.head = Linear(
+            width, check_positive_int(output_size, "output_size"), self.dtype, self._rng
+        )
         self.params = {f"recurrent.{k}": v for k, v in self.recurrent.params.items()}
         self.params.update({f"head.{k}": v for k, v in self.head.params.items()})
         self.grads: dict[str, np.ndarray] | None = None
@@ -173,5 +175,7 @@ class SequenceNetwork:
         grad_output = np.zeros((batch, cache.time, dirs * hidden), self.dtype)
         grad_h = np.zeros((rec.num_layers * dirs, batch, hidden), self.dtype)
         for d in range(dirs):
-            grad_h[rec.num_layers * dirs - dirs + d] = grad_features[:, d * hidden : (d + 1) * hidden]
+            grad_h[rec.num_layers * dirs - dirs + d] = grad_features[
+                :, d * hidden : (d + 1) * hidden
+            ]
         return grad_output, ((grad_h, None) if rec._has_cell_state else grad_h)

@@ -83,7 +83,7 @@ class ExponentialLR(LRSchedule):
 
 
 class CosineLR(LRSchedule):
-    """``min_lr + (base - min_lr) * (1 + cos(pi * min(epoch, T) / T)) / 2``, ``T = total_epochs``."""
+    """``min_lr + (base - min_lr) * (1 + cos(pi * min(epoch, T) / T)) / 2``, T = total_epochs."""
 
     def __init__(self, optimizer, total_epochs: int, min_lr: float = 0.0, *, warmup_epochs=0):
         self.total_epochs = _count(total_epochs, "total_epochs", minimum=1)
@@ -163,8 +163,9 @@ SCHEDULES = {
 }
 
 
-def make_schedule(name: str, optimizer, max_epochs: int, params: dict | None = None,
-                  warmup_epochs: int = 0) -> LRSchedule:
+def make_schedule(
+    name: str, optimizer, max_epochs: int, params: dict | None = None, warmup_epochs: int = 0
+) -> LRSchedule:
     """Build a schedule by name with ``params`` as its keyword arguments.
 
     Defaults that depend on the run: ``"step"`` uses ``step_size = max(1, max_epochs // 3)`` and
@@ -180,7 +181,9 @@ def make_schedule(name: str, optimizer, max_epochs: int, params: dict | None = N
     try:
         return SCHEDULES[name](optimizer, **kwargs, warmup_epochs=warmup_epochs)
     except TypeError as exc:
-        raise ValueError(f"lr_schedule_params {params!r} do not fit the {name!r} schedule: {exc}") from exc
+        raise ValueError(
+            f"lr_schedule_params {params!r} do not fit the {name!r} schedule: {exc}"
+        ) from exc
 
 
 def _count(value, name: str, minimum: int = 0) -> int:

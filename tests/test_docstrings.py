@@ -1,0 +1,26 @@
+"""The examples in the public docstrings run and print what they show."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "rnnfast.data.scaler",
+    "rnnfast.estimators.anomaly",
+    "rnnfast.estimators.char_rnn",
+    "rnnfast.estimators.classifier",
+    "rnnfast.estimators.forecaster",
+    "rnnfast.estimators.regressor",
+    "rnnfast.estimators.tagger",
+    "rnnfast.nn.recurrent",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0
