@@ -207,6 +207,23 @@ def test_fit_is_exactly_reproducible():
     assert a.loss_curve_ != c.loss_curve_
 
 
+def test_fit_does_not_depend_on_the_thread_count():
+    import rnnfast
+
+    rng = np.random.default_rng(0)
+    X, y = remember_first_sign(300, 20, rng)
+    threads = rnnfast.config_info()["threads"]
+    weights = []
+    try:
+        for n in (1, 2):
+            rnnfast.set_num_threads(n)
+            clf = RNNClassifier(max_epochs=2, hidden_size=64, batch_size=128, random_state=0)
+            weights.append(clf.fit(X, y).network_.params["recurrent.weight_hh_l0"].copy())
+    finally:
+        rnnfast.set_num_threads(threads)
+    np.testing.assert_array_equal(weights[0], weights[1])
+
+
 def test_early_stopping_restores_best_weights(monkeypatch):
     rng = np.random.default_rng(0)
     X, y = remember_first_sign(300, 8, rng)

@@ -30,7 +30,8 @@ class RNNEstimatorBase(BaseEstimator):
       with ``seqs``, and sets the fitted target attributes (``classes_`` etc.) when fitting.
     - ``_output_size()``: width of the network's output.
     - ``_loss(outputs, targets, weights, lengths)`` -> ``(loss, grad_outputs)``.
-    - ``_validation_score(network, data)``: higher is better.
+    - ``_validation_score(data)``: score of ``network_`` on held-out ``TrainingData``,
+      higher is better (default: minus the loss).
     """
 
     _per_step = False
