@@ -199,6 +199,7 @@ def test_invalid_hyperparameters(cls, name, value, error):
         (RNNForecaster, "horizon", 1.5),
         (RNNAnomalyDetector, "contamination", 0.7),
         (RNNAnomalyDetector, "contamination", "some"),
+        (RNNAnomalyDetector, "method", "isolation"),
         (SequenceTagger, "class_weight", "all"),
     ],
 )

@@ -161,7 +161,8 @@ def test_forecaster_windows_api_matches_regressor_contract():
         model.forecast(X[0])
 
 
-def test_anomaly_detector_finds_injected_anomalies():
+@pytest.mark.parametrize("method", ["forecast", "reconstruction"])
+def test_anomaly_detector_finds_injected_anomalies(method):
     rng = np.random.default_rng(0)
     t = np.arange(50)
     normal = np.sin(t / 4 + rng.uniform(0, 2 * np.pi, (300, 1))) + 0.05 * rng.standard_normal(
@@ -172,7 +173,8 @@ def test_anomaly_detector_finds_injected_anomalies():
     )
     spiked = test_normal.copy()
     spiked[np.arange(50), rng.integers(5, 45, 50)] += 1.5  # one spike per sequence
-    det = RNNAnomalyDetector(max_epochs=20, contamination=0.05, random_state=0).fit(normal)
+    det = RNNAnomalyDetector(method=method, max_epochs=20, contamination=0.05, random_state=0)
+    det.fit(normal)
     scores = np.concatenate([det.score_samples(test_normal), det.score_samples(spiked)])
     labels = np.r_[np.zeros(50), np.ones(50)]
     assert roc_auc_score(labels, -scores) > 0.95

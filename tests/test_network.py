@@ -196,3 +196,51 @@ def test_linear_matches_torch_layout():
     assert np.abs(lin.params["weight"]).max() <= 1 / np.sqrt(3)
     with pytest.raises(RuntimeError, match="forward"):
         nn.Linear(3, 2).backward(np.ones((1, 2)))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_autoencoder_gradients_by_finite_differences(cell):
+    rng = np.random.default_rng(1)
+    net = nn.SequenceAutoencoder(
+        cell, 2, 3, num_layers=2, bidirectional=True, dtype=np.float64, random_state=0
+    )
+    x = rng.standard_normal((3, 6, 2))
+    lengths = np.array([6, 2, 4])
+    weights = rng.standard_normal((3, 6, 2)) * (np.arange(6)[None, :] < lengths[:, None])[..., None]
+    out = net.forward(x, lengths)
+    assert out.shape == x.shape
+    grad_x = net.backward(weights)
+
+    def loss():
+        return float((net.forward(x, lengths, training=False) * weights).sum())
+
+    eps = 1e-6
+    checks = [
+        (net.params, name, (0, 1))
+        for name in [
+            "encoder.weight_ih_l0",
+            "encoder.weight_hh_l1_reverse",
+            "decoder.recurrent.weight_hh_l0",
+            "decoder.head.weight",
+        ]
+    ]
+    checks += [(net.params, "encoder.bias_hh_l0", (2,))]
+    for params, name, index in checks:
+        param = params[name]
+        old = param[index]
+        param[index] = old + eps
+        up = loss()
+        param[index] = old - eps
+        down = loss()
+        param[index] = old
+        assert net.grads[name][index] == pytest.approx(
+            (up - down) / (2 * eps), rel=1e-5, abs=1e-9
+        ), name
+    for index in [(0, 0, 0), (1, 1, 1), (2, 3, 0)]:
+        old = x[index]
+        x[index] = old + eps
+        up = loss()
+        x[index] = old - eps
+        down = loss()
+        x[index] = old
+        assert grad_x[index] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-9)

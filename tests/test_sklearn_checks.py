@@ -27,6 +27,7 @@ ESTIMATORS = [
     RNNForecaster(**FAST),
     SequenceTagger(**FAST),
     RNNAnomalyDetector(**FAST),
+    RNNAnomalyDetector(method="reconstruction", **FAST),
     SequenceScaler(),
 ]
 
@@ -97,8 +98,20 @@ EXPECTED_FAILURES = {
 }
 
 
+# The autoencoder's decoder reads a 32-wide code: its float32 input-projection GEMM rounds
+# differently for a 1-row and a 20-row batch (OpenBLAS kernel blocking), ~3 ulp apart, above
+# this check's 1e-7 tolerance. Inputs with one feature (every other case here) have no sum.
+EXPECTED_FAILURES["RNNAnomalyDetector:reconstruction"] = {
+    **EXPECTED_FAILURES["RNNAnomalyDetector"],
+    "check_methods_subset_invariance": "float32 GEMM rounding depends on the batch size (~3 ulp)",
+}
+
+
 def expected_failed_checks(estimator) -> dict[str, str]:
-    return EXPECTED_FAILURES[type(estimator).__name__]
+    key = type(estimator).__name__
+    if getattr(estimator, "method", None) == "reconstruction":
+        key += ":reconstruction"
+    return EXPECTED_FAILURES[key]
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)

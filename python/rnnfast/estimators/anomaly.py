@@ -1,5 +1,5 @@
-"""Anomaly detection by forecast error: a sequence (or a step) the model cannot predict from
-its own past is unusual."""
+"""Anomaly detection by forecast or reconstruction error: a sequence (or a step) the model
+cannot predict from its own past, or rebuild from a compressed code, is unusual."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from sklearn.utils.validation import check_is_fitted
 from rnnfast.data.sequences import Sequences
 from rnnfast.estimators._base import RNNEstimatorBase, per_step_mask
 from rnnfast.estimators._params import shared_init
+from rnnfast.nn.autoencoder import SequenceAutoencoder
 from rnnfast.nn.losses import squared_error
 
+METHODS = ("forecast", "reconstruction")
 
-@shared_init(contamination="auto")
+
+@shared_init(contamination="auto", method="forecast")
 class RNNAnomalyDetector(OutlierMixin, RNNEstimatorBase):
     """Unsupervised outlier detection for sequences, with scikit-learn's outlier API.
 
@@ -92,15 +95,35 @@ class RNNAnomalyDetector(OutlierMixin, RNNEstimatorBase):
 
     # task hooks
     def _check_task_params(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {list(METHODS)}, got {self.method!r}")
         c = self.contamination
         if isinstance(c, str) and c == "auto":
             return
         if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0 < c <= 0.5:
             raise ValueError(f"contamination must be 'auto' or a float in (0, 0.5], got {c!r}")
 
+    def _build_network(self, rng):
+        if self.method == "forecast":
+            return super()._build_network(rng)
+        return SequenceAutoencoder(
+            self.cell,
+            self.n_features_in_,
+            self.hidden_size,
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+            dropout=self.dropout,
+            init=self.init,
+            forget_bias=self.forget_bias,
+            random_state=rng,
+        )
+
     def _network_input(self, seqs: Sequences) -> Sequences:
-        """Standardised sequences shifted one step right: step t sees only steps < t."""
+        """Standardised sequences; for forecasting shifted one step right (step t sees only
+        steps < t)."""
         scaled = super()._network_input(seqs)
+        if self.method == "reconstruction":
+            return scaled
         shifted = np.zeros_like(scaled.values)
         shifted[:, 1:] = scaled.values[:, :-1]
         return Sequences(shifted, seqs.lengths, seqs.form)
@@ -121,7 +144,7 @@ class RNNAnomalyDetector(OutlierMixin, RNNEstimatorBase):
         return loss, grad
 
     def _step_errors(self, seqs: Sequences) -> np.ndarray:
-        """``(n, time)`` squared forecast errors, averaged over features, zero on padding."""
+        """``(n, time)`` squared errors, averaged over features, zero on padding."""
         targets = super()._network_input(seqs).values
         errors = ((self._forward_all(seqs) - targets) ** 2).mean(axis=2)
         return errors * per_step_mask(seqs.lengths, seqs.values.shape[1])

@@ -1,6 +1,7 @@
 """The network layer: recurrent stacks, a linear head, losses and initialisers, with explicit
 forward/backward over numpy arrays."""
 
+from rnnfast.nn.autoencoder import SequenceAutoencoder
 from rnnfast.nn.dense import Linear
 from rnnfast.nn.network import CELL_TYPES, SequenceNetwork, make_recurrent
 from rnnfast.nn.recurrent import GRU, LSTM, RNN, NoForwardCacheError, RecurrentStack
@@ -13,6 +14,7 @@ __all__ = [
     "Linear",
     "NoForwardCacheError",
     "RecurrentStack",
+    "SequenceAutoencoder",
     "SequenceNetwork",
     "make_recurrent",
 ]

@@ -47,7 +47,10 @@ class Linear:
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         """``x`` ``(..., in_features)`` -> ``(..., out_features)``; keeps ``x`` if training."""
         self._input = x if training else None
-        return x @ self.params["weight"].T + self.params["bias"]
+        # Accumulate in float64 and round once: float32 BLAS results depend on the number of
+        # rows (kernel blocking), which would make a sample's output depend on its batch.
+        out = np.matmul(x, self.params["weight"].T, dtype=np.float64) + self.params["bias"]
+        return out.astype(self.dtype, copy=False)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """Gradient w.r.t. the last training input; sets :attr:`grads`."""

@@ -139,7 +139,7 @@ class SequenceNetwork:
         returned too, as ``(outputs, h_n)`` (for carrying state across calls, e.g. generation).
         """
         output, state = self.recurrent.forward(x, lengths, hx, training)
-        features = output if self.per_step else self._final_features(state)
+        features = output if self.per_step else final_features(self.recurrent, state)
         self._mask = None
         if training and self.dropout > 0:
             self._mask = dropout_mask(self._rng, features.shape, self.dropout, self.dtype)
@@ -157,25 +157,27 @@ class SequenceNetwork:
         if self.per_step:
             grad_x, _ = self.recurrent.backward(grad_features)
         else:
-            grad_x, _ = self.recurrent.backward(*self._final_feature_grads(grad_features))
+            grad_x, _ = self.recurrent.backward(*final_feature_grads(self.recurrent, grad_features))
         self.grads = {f"recurrent.{k}": v for k, v in self.recurrent.grads.items()}
         self.grads.update({f"head.{k}": v for k, v in self.head.grads.items()})
         return grad_x
 
-    def _final_features(self, state) -> np.ndarray:
-        h_n = state[0] if isinstance(state, tuple) else state
-        top = h_n[-self.recurrent.num_directions :]  # top layer: forward, then reverse
-        return np.concatenate(list(top), axis=1)
 
-    def _final_feature_grads(self, grad_features: np.ndarray):
-        """``grad_output`` (zeros) and ``grad_state`` for a loss on the top layer's final h."""
-        rec = self.recurrent
-        batch, hidden, dirs = grad_features.shape[0], rec.hidden_size, rec.num_directions
-        cache = rec._require_cache()
-        grad_output = np.zeros((batch, cache.time, dirs * hidden), self.dtype)
-        grad_h = np.zeros((rec.num_layers * dirs, batch, hidden), self.dtype)
-        for d in range(dirs):
-            grad_h[rec.num_layers * dirs - dirs + d] = grad_features[
-                :, d * hidden : (d + 1) * hidden
-            ]
-        return grad_output, ((grad_h, None) if rec._has_cell_state else grad_h)
+def final_features(stack: RecurrentStack, state) -> np.ndarray:
+    """The top layer's final hidden state, forward then reverse direction: ``(batch, D*H)``."""
+    h_n = state[0] if isinstance(state, tuple) else state
+    return np.concatenate(list(h_n[-stack.num_directions :]), axis=1)
+
+
+def final_feature_grads(stack: RecurrentStack, grad_features: np.ndarray):
+    """``(grad_output, grad_state)`` for ``stack.backward`` given ``d loss / d final_features``.
+
+    The loss reads only the top layer's final state, so ``grad_output`` is zero.
+    """
+    batch, hidden, dirs = grad_features.shape[0], stack.hidden_size, stack.num_directions
+    cache = stack._require_cache()
+    grad_output = np.zeros((batch, cache.time, dirs * hidden), stack.dtype)
+    grad_h = np.zeros((stack.num_layers * dirs, batch, hidden), stack.dtype)
+    for d in range(dirs):
+        grad_h[(stack.num_layers - 1) * dirs + d] = grad_features[:, d * hidden : (d + 1) * hidden]
+    return grad_output, ((grad_h, None) if stack._has_cell_state else grad_h)
