@@ -50,7 +50,7 @@ def run_epochs(est, network, state: TrainingState, train: TrainingData, validati
     """Train ``network`` in place for up to ``epochs`` epochs.
 
     ``est`` supplies the hyperparameters and the task hooks ``_loss`` and
-    ``_validation_score``. Raises
+    ``_validation_score``; ``validation`` is held-out ``TrainingData`` or None. Raises
     :class:`TrainingDivergedError` after restoring the weights from the start of the epoch
     in which the loss or a gradient stopped being finite.
     """
