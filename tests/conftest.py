@@ -42,5 +42,16 @@ def random_state_like(module, rng: np.random.Generator, batch: int):
     return h
 
 
+def central_difference(f, array: np.ndarray, index, eps: float = 1e-6) -> float:
+    """``d f() / d array[index]`` by central differences (``array`` is restored)."""
+    saved = array[index]
+    array[index] = saved + eps
+    up = f()
+    array[index] = saved - eps
+    down = f()
+    array[index] = saved
+    return (up - down) / (2 * eps)
+
+
 def state_parts(state) -> tuple:
     return state if isinstance(state, tuple) else (state,)

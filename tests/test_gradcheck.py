@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import CELLS, make_module, random_state_like, state_parts
+from conftest import CELLS, central_difference, make_module, random_state_like, state_parts
 
 EPS = 1e-6
 
@@ -22,13 +22,7 @@ def scalar_loss(module, x, lengths, hx, weights):
 def numeric_gradient(f, array: np.ndarray) -> np.ndarray:
     grad = np.zeros_like(array)
     for index in np.ndindex(array.shape):
-        saved = array[index]
-        array[index] = saved + EPS
-        up = f()
-        array[index] = saved - EPS
-        down = f()
-        array[index] = saved
-        grad[index] = (up - down) / (2 * EPS)
+        grad[index] = central_difference(f, array, index, EPS)
     return grad
 
 

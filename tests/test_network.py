@@ -11,6 +11,8 @@ from rnnfast import nn
 from rnnfast.nn.init import initialize_recurrent
 from rnnfast.nn.losses import cross_entropy, squared_error
 
+from conftest import central_difference
+
 TORCH = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
 
 
@@ -111,17 +113,9 @@ def test_dropout_gradients_by_finite_differences(cell):
     loss()
     net.backward(weights)
     analytic = {k: v.copy() for k, v in net.grads.items()}
-    eps = 1e-6
     for name in ["recurrent.weight_ih_l1", "recurrent.weight_hh_l0", "head.weight"]:
-        param = net.params[name]
         for index in [(0, 0), (1, 1), (2, 0)]:
-            old = param[index]
-            param[index] = old + eps
-            up = loss()
-            param[index] = old - eps
-            down = loss()
-            param[index] = old
-            numeric = (up - down) / (2 * eps)
+            numeric = central_difference(loss, net.params[name], index)
             assert analytic[name][index] == pytest.approx(numeric, rel=1e-5, abs=1e-8), name
 
 
@@ -214,7 +208,6 @@ def test_autoencoder_gradients_by_finite_differences(cell):
     def loss():
         return float((net.forward(x, lengths, training=False) * weights).sum())
 
-    eps = 1e-6
     checks = [
         (net.params, name, (0, 1))
         for name in [
@@ -226,21 +219,8 @@ def test_autoencoder_gradients_by_finite_differences(cell):
     ]
     checks += [(net.params, "encoder.bias_hh_l0", (2,))]
     for params, name, index in checks:
-        param = params[name]
-        old = param[index]
-        param[index] = old + eps
-        up = loss()
-        param[index] = old - eps
-        down = loss()
-        param[index] = old
-        assert net.grads[name][index] == pytest.approx(
-            (up - down) / (2 * eps), rel=1e-5, abs=1e-9
-        ), name
+        numeric = central_difference(loss, params[name], index)
+        assert net.grads[name][index] == pytest.approx(numeric, rel=1e-5, abs=1e-9), name
     for index in [(0, 0, 0), (1, 1, 1), (2, 3, 0)]:
-        old = x[index]
-        x[index] = old + eps
-        up = loss()
-        x[index] = old - eps
-        down = loss()
-        x[index] = old
-        assert grad_x[index] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-9)
+        numeric = central_difference(loss, x, index)
+        assert grad_x[index] == pytest.approx(numeric, rel=1e-5, abs=1e-9)

@@ -46,6 +46,9 @@ class RNNEstimatorBase(BaseEstimator):
 
     def _network_input(self, seqs: Sequences) -> Sequences:
         """The network's input for ``seqs``: standardised when the task asks for it."""
+        return self._standardized(seqs)
+
+    def _standardized(self, seqs: Sequences) -> Sequences:
         if not self._standardize_inputs:
             return seqs
         return Sequences((seqs.values - self._x_mean) / self._x_scale, seqs.lengths, seqs.form)
@@ -109,10 +112,16 @@ class RNNEstimatorBase(BaseEstimator):
             self._input_size(),
             self.hidden_size,
             self._output_size(),
+            per_step=self._per_step,
+            **self._architecture(rng),
+        )
+
+    def _architecture(self, rng: np.random.Generator) -> dict:
+        """The network keyword arguments that the shared hyperparameters set."""
+        return dict(
             num_layers=self.num_layers,
             bidirectional=self.bidirectional,
             dropout=self.dropout,
-            per_step=self._per_step,
             init=self.init,
             forget_bias=self.forget_bias,
             random_state=rng,
@@ -203,3 +212,13 @@ class RNNEstimatorBase(BaseEstimator):
 def per_step_mask(lengths: np.ndarray, time_steps: int) -> np.ndarray:
     """``(n, time)`` boolean mask of the valid steps."""
     return np.arange(time_steps)[None, :] < lengths[:, None]
+
+
+def per_step_loss(loss_fn, outputs, targets, weights, lengths):
+    """``loss_fn`` (e.g. ``cross_entropy``) over the valid steps of per-step ``outputs``
+    ``(n, time, k)``; the gradient is zero on padding."""
+    mask = per_step_mask(lengths, outputs.shape[1])
+    loss, grad_valid = loss_fn(outputs[mask], targets[mask], weights[mask])
+    grad = np.zeros_like(outputs)
+    grad[mask] = grad_valid
+    return loss, grad

@@ -10,7 +10,7 @@ from sklearn.base import OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from rnnfast.data.sequences import Sequences
-from rnnfast.estimators._base import RNNEstimatorBase, per_step_mask
+from rnnfast.estimators._base import RNNEstimatorBase, per_step_loss, per_step_mask
 from rnnfast.estimators._params import shared_init
 from rnnfast.nn.autoencoder import SequenceAutoencoder
 from rnnfast.nn.losses import squared_error
@@ -107,29 +107,23 @@ class RNNAnomalyDetector(OutlierMixin, RNNEstimatorBase):
         if self.method == "forecast":
             return super()._build_network(rng)
         return SequenceAutoencoder(
-            self.cell,
-            self.n_features_in_,
-            self.hidden_size,
-            num_layers=self.num_layers,
-            bidirectional=self.bidirectional,
-            dropout=self.dropout,
-            init=self.init,
-            forget_bias=self.forget_bias,
-            random_state=rng,
+            self.cell, self.n_features_in_, self.hidden_size, **self._architecture(rng)
         )
 
     def _network_input(self, seqs: Sequences) -> Sequences:
-        """Standardised sequences; for forecasting shifted one step right (step t sees only
-        steps < t)."""
-        scaled = super()._network_input(seqs)
+        return self._model_input(self._standardized(seqs))
+
+    def _model_input(self, scaled: Sequences) -> Sequences:
+        """What the model reads of standardised sequences: for forecasting they are shifted
+        one step right (step t sees only steps < t)."""
         if self.method == "reconstruction":
             return scaled
         shifted = np.zeros_like(scaled.values)
         shifted[:, 1:] = scaled.values[:, :-1]
-        return Sequences(shifted, seqs.lengths, seqs.form)
+        return Sequences(shifted, scaled.lengths, scaled.form)
 
     def _prepare_targets(self, seqs, y, weights, fitting):
-        targets = super()._network_input(seqs).values  # the standardised steps themselves
+        targets = self._standardized(seqs).values  # the standardised steps themselves
         mask = per_step_mask(seqs.lengths, seqs.values.shape[1])
         return targets, (weights[:, None] * mask).astype(np.float32)
 
@@ -137,16 +131,12 @@ class RNNAnomalyDetector(OutlierMixin, RNNEstimatorBase):
         return self.n_features_in_
 
     def _loss(self, outputs, targets, weights, lengths):
-        mask = per_step_mask(lengths, outputs.shape[1])
-        loss, grad_valid = squared_error(outputs[mask], targets[mask], weights[mask])
-        grad = np.zeros_like(outputs)
-        grad[mask] = grad_valid
-        return loss, grad
+        return per_step_loss(squared_error, outputs, targets, weights, lengths)
 
     def _step_errors(self, seqs: Sequences) -> np.ndarray:
         """``(n, time)`` squared errors, averaged over features, zero on padding."""
-        targets = super()._network_input(seqs).values
-        errors = ((self._forward_all(seqs) - targets) ** 2).mean(axis=2)
+        scaled = self._standardized(seqs)
+        errors = ((self._outputs(self._model_input(scaled)) - scaled.values) ** 2).mean(axis=2)
         return errors * per_step_mask(seqs.lengths, seqs.values.shape[1])
 
     def _set_offset(self, train_scores: np.ndarray) -> None:

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from rnnfast.estimators._base import RNNEstimatorBase, per_step_mask
+from rnnfast.estimators._base import RNNEstimatorBase, per_step_loss
 from rnnfast.estimators._params import shared_init
 from rnnfast.nn.losses import cross_entropy, log_softmax
 
@@ -143,11 +143,7 @@ class CharRNN(RNNEstimatorBase):
         return len(self.vocabulary_)
 
     def _loss(self, outputs, targets, weights, lengths):
-        mask = per_step_mask(lengths, outputs.shape[1])
-        loss, grad_valid = cross_entropy(outputs[mask], targets[mask], weights[mask])
-        grad = np.zeros_like(outputs)
-        grad[mask] = grad_valid
-        return loss, grad
+        return per_step_loss(cross_entropy, outputs, targets, weights, lengths)
 
     def _one_hot(self, codes: np.ndarray) -> np.ndarray:
         return np.eye(len(self.vocabulary_), dtype=np.float32)[codes]

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from rnnfast.estimators._base import RNNEstimatorBase, per_step_mask
+from rnnfast.estimators._base import RNNEstimatorBase, per_step_loss, per_step_mask
 from rnnfast.estimators._params import shared_init
 from rnnfast.estimators._targets import (
     check_class_weight,
@@ -133,11 +133,7 @@ class SequenceTagger(RNNEstimatorBase):
         return len(self.classes_)
 
     def _loss(self, outputs, targets, weights, lengths):
-        mask = per_step_mask(lengths, outputs.shape[1])
-        loss, grad_valid = cross_entropy(outputs[mask], targets[mask], weights[mask])
-        grad = np.zeros_like(outputs)
-        grad[mask] = grad_valid
-        return loss, grad
+        return per_step_loss(cross_entropy, outputs, targets, weights, lengths)
 
     def _validation_score(self, data) -> float:
         mask = per_step_mask(data.sequences.lengths, data.targets.shape[1])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnfast.nn._validation import check_dtype
-from rnnfast.nn.init import as_generator, initialize_recurrent
+from rnnfast.nn.init import as_generator
 from rnnfast.nn.network import (
     SequenceNetwork,
     final_feature_grads,
@@ -51,10 +51,11 @@ class SequenceAutoencoder:
             num_layers=num_layers,
             bidirectional=bidirectional,
             dropout=dropout,
+            init=init,
+            forget_bias=forget_bias,
             dtype=self.dtype,
             random_state=rng,
         )
-        initialize_recurrent(self.encoder, init, forget_bias, rng)
         code_size = self.encoder.num_directions * hidden_size
         self.decoder = SequenceNetwork(
             cell,

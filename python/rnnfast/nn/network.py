@@ -26,25 +26,32 @@ def make_recurrent(
     num_layers: int = 1,
     bidirectional: bool = False,
     dropout: float = 0.0,
+    init: str = "torch",
+    forget_bias: float | None = None,
     dtype: object = np.float32,
     random_state=None,
 ) -> RecurrentStack:
-    """Build the recurrent stack named by ``cell`` (one of ``CELL_TYPES``)."""
+    """Build the recurrent stack named by ``cell`` (one of ``CELL_TYPES``), initialised by
+    ``init`` and ``forget_bias`` (see :func:`rnnfast.nn.init.initialize_recurrent`)."""
+    rng = as_generator(random_state)
     kwargs = dict(
         num_layers=num_layers,
         bidirectional=bidirectional,
         dtype=dtype,
-        random_state=random_state,
+        random_state=rng,
         dropout=dropout,
     )
     if cell == "lstm":
-        return LSTM(input_size, hidden_size, **kwargs)
-    if cell == "gru":
-        return GRU(input_size, hidden_size, **kwargs)
-    if cell in ("rnn", "rnn_relu"):
+        stack = LSTM(input_size, hidden_size, **kwargs)
+    elif cell == "gru":
+        stack = GRU(input_size, hidden_size, **kwargs)
+    elif cell in ("rnn", "rnn_relu"):
         nonlinearity = "relu" if cell == "rnn_relu" else "tanh"
-        return RNN(input_size, hidden_size, nonlinearity=nonlinearity, **kwargs)
-    raise ValueError(f"cell must be one of {CELL_TYPES}, got {cell!r}")
+        stack = RNN(input_size, hidden_size, nonlinearity=nonlinearity, **kwargs)
+    else:
+        raise ValueError(f"cell must be one of {CELL_TYPES}, got {cell!r}")
+    initialize_recurrent(stack, init, forget_bias, rng)
+    return stack
 
 
 class SequenceNetwork:
@@ -104,10 +111,11 @@ class SequenceNetwork:
             num_layers=num_layers,
             bidirectional=bidirectional,
             dropout=dropout,
+            init=init,
+            forget_bias=forget_bias,
             dtype=self.dtype,
             random_state=self._rng,
         )
-        initialize_recurrent(self.recurrent, init, forget_bias, self._rng)
         width = self.recurrent.num_directions * self.recurrent.hidden_size
         self.head = Linear(
             width, check_positive_int(output_size, "output_size"), self.dtype, self._rng
