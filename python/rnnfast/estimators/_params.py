@@ -9,11 +9,11 @@ rule: no validation or conversion in ``__init__``) and carries the explicit sign
 from __future__ import annotations
 
 import inspect
-import numbers
 
 import numpy as np
 
 from rnnfast.nn import CELL_TYPES
+from rnnfast.nn._validation import check_number
 from rnnfast.nn.init import INIT_SCHEMES
 from rnnfast.optim.optimizers import OPTIMIZERS
 from rnnfast.optim.schedules import SCHEDULES
@@ -154,22 +154,22 @@ def check_shared_params(est) -> None:
     _choice(est, "lr_schedule", tuple(SCHEDULES))
     _choice(est, "init", INIT_SCHEMES)
     for name in ("hidden_size", "num_layers", "batch_size", "max_epochs", "patience"):
-        _integer(est, name, minimum=1)
-    _integer(est, "warmup_epochs", minimum=0)
-    _integer(est, "verbose", minimum=0)
+        check_number(getattr(est, name), name, 1, integer=True)
+    for name in ("warmup_epochs", "verbose"):
+        check_number(getattr(est, name), name, 0, integer=True)
     for name in ("bidirectional", "nesterov", "early_stopping", "warm_start"):
         if not isinstance(getattr(est, name), (bool, np.bool_)):
             raise TypeError(f"{name} must be a bool, got {getattr(est, name)!r}")
-    _real(est, "dropout", 0, 1, right_open=True)
-    _real(est, "momentum", 0, 1, right_open=True)
-    _real(est, "validation_fraction", 0, 1, left_open=True, right_open=True)
-    _real(est, "learning_rate", 0, np.inf, left_open=True, right_open=True)
-    _real(est, "weight_decay", 0, np.inf, right_open=True)
+    check_number(est.dropout, "dropout", 0, 1)
+    check_number(est.momentum, "momentum", 0, 1)
+    check_number(est.validation_fraction, "validation_fraction", 0, 1, include_low=False)
+    check_number(est.learning_rate, "learning_rate", 0, include_low=False)
+    check_number(est.weight_decay, "weight_decay", 0)
     for name in ("clip_norm", "clip_value"):
         if getattr(est, name) is not None:
-            _real(est, name, 0, np.inf, left_open=True, right_open=True)
+            check_number(getattr(est, name), name, 0, include_low=False)
     if est.forget_bias is not None:
-        _real(est, "forget_bias", -np.inf, np.inf, left_open=True, right_open=True)
+        check_number(est.forget_bias, "forget_bias", include_low=False)
     if est.nesterov and est.optimizer == "sgd" and est.momentum == 0:
         raise ValueError("nesterov=True needs momentum > 0")
     if est.lr_schedule_params is not None and not isinstance(est.lr_schedule_params, dict):
@@ -182,22 +182,3 @@ def _choice(est, name: str, options: tuple) -> None:
     value = getattr(est, name)
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
-
-
-def _integer(est, name: str, minimum: int) -> None:
-    value = getattr(est, name)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-
-
-def _real(est, name, low, high, left_open=False, right_open=False) -> None:
-    value = getattr(est, name)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    too_low = value <= low if left_open else value < low
-    too_high = value >= high if right_open else value > high
-    if too_low or too_high or np.isnan(value):
-        interval = f"{'(' if left_open else '['}{low}, {high}{')' if right_open else ']'}"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")

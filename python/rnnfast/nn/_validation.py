@@ -27,6 +27,33 @@ def check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
+def check_number(
+    value: object,
+    name: str,
+    low: float = -np.inf,
+    high: float = np.inf,
+    *,
+    include_low: bool = True,
+    include_high: bool = False,
+    integer: bool = False,
+) -> float | int:
+    """``value`` as a float (or int) inside the interval from ``low`` to ``high``.
+
+    TypeError when it is not a real number (an integer with ``integer``; bools are neither),
+    ValueError when it is NaN or outside the interval (infinity is outside unless
+    ``include_high`` with ``high = inf``).
+    """
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    above_low = value >= low if include_low else value > low
+    below_high = value <= high if include_high else value < high
+    if not (above_low and below_high):  # also catches NaN
+        interval = f"{'[' if include_low else '('}{low}, {high}{']' if include_high else ')'}"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
 def check_probability(value: object, name: str) -> float:
     """A float in ``[0, 1)``, e.g. a dropout rate (1 would drop everything)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:

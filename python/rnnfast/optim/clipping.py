@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from rnnfast.nn._validation import check_number
 
 __all__ = ["clip_grad_norm", "clip_grad_value", "global_norm"]
 
@@ -20,7 +20,7 @@ def clip_grad_norm(grads: dict, max_norm: float) -> float:
     Returns the norm before clipping (non-finite if any gradient is). As in
     ``torch.nn.utils.clip_grad_norm_``, the scale is ``max_norm / (norm + 1e-6)``.
     """
-    _check_positive(max_norm, "max_norm")
+    check_number(max_norm, "max_norm", 0, include_low=False)
     norm = global_norm(grads)
     scale = max_norm / (norm + 1e-6)
     if scale < 1:
@@ -31,11 +31,6 @@ def clip_grad_norm(grads: dict, max_norm: float) -> float:
 
 def clip_grad_value(grads: dict, clip_value: float) -> None:
     """Clamp every gradient entry to ``[-clip_value, clip_value]``."""
-    _check_positive(clip_value, "clip_value")
+    check_number(clip_value, "clip_value", 0, include_low=False)
     for g in grads.values():
         np.clip(g, -clip_value, clip_value, out=g)
-
-
-def _check_positive(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < np.inf:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")

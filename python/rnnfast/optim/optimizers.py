@@ -10,9 +10,9 @@ so hyperparameters carry over. Usage::
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from rnnfast.nn._validation import check_number
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "make_optimizer"]
 
@@ -35,8 +35,8 @@ class Optimizer:
         if not isinstance(params, dict) or not params:
             raise TypeError("params must be a non-empty dict of name -> numpy array")
         self.params = params
-        self.learning_rate = _non_negative(learning_rate, "learning_rate", strict=True)
-        self.weight_decay = _non_negative(weight_decay, "weight_decay")
+        self.learning_rate = check_number(learning_rate, "learning_rate", 0, include_low=False)
+        self.weight_decay = check_number(weight_decay, "weight_decay", 0)
         self.state: dict[str, dict[str, np.ndarray]] = {name: {} for name in params}
         self.steps = 0
 
@@ -87,7 +87,7 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, learning_rate, weight_decay)
-        self.momentum = _fraction(momentum, "momentum")
+        self.momentum = check_number(momentum, "momentum", 0, 1)
         if nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0")
         self.nesterov = bool(nesterov)
@@ -123,8 +123,11 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, learning_rate, weight_decay)
-        self.betas = (_fraction(betas[0], "betas[0]"), _fraction(betas[1], "betas[1]"))
-        self.eps = _non_negative(eps, "eps")
+        self.betas = (
+            check_number(betas[0], "betas[0]", 0, 1),
+            check_number(betas[1], "betas[1]", 0, 1),
+        )
+        self.eps = check_number(eps, "eps", 0)
 
     def _decayed(self, param, grad):
         if self._decoupled:
@@ -176,8 +179,8 @@ class RMSprop(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, learning_rate, weight_decay)
-        self.alpha = _fraction(alpha, "alpha")
-        self.eps = _non_negative(eps, "eps")
+        self.alpha = check_number(alpha, "alpha", 0, 1)
+        self.eps = check_number(eps, "eps", 0)
 
     def _update(self, param, grad, state):
         v = state.setdefault("square_avg", np.zeros_like(param))
@@ -197,7 +200,7 @@ class Adagrad(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, learning_rate, weight_decay)
-        self.eps = _non_negative(eps, "eps")
+        self.eps = check_number(eps, "eps", 0)
 
     def _update(self, param, grad, state):
         s = state.setdefault("sum", np.zeros_like(param))
@@ -227,17 +230,3 @@ def make_optimizer(
     if name == "sgd":
         return SGD(params, learning_rate, momentum, nesterov, weight_decay)
     return OPTIMIZERS[name](params, learning_rate, weight_decay=weight_decay)
-
-
-def _non_negative(value, name: str, strict: bool = False) -> float:
-    bad = isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value)
-    if bad or value < 0 or (strict and value == 0):
-        kind = "positive" if strict else "non-negative"
-        raise ValueError(f"{name} must be a {kind} finite number, got {value!r}")
-    return float(value)
-
-
-def _fraction(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)

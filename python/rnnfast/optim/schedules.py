@@ -14,7 +14,8 @@ epoch ``e < w`` uses ``base * (e + 1) / (w + 1)``; the schedule proper then runs
 from __future__ import annotations
 
 import math
-import numbers
+
+from rnnfast.nn._validation import check_number
 
 __all__ = [
     "ConstantLR",
@@ -32,7 +33,7 @@ class LRSchedule:
 
     def __init__(self, optimizer, *, warmup_epochs: int = 0) -> None:
         self.optimizer = optimizer
-        self.warmup_epochs = _count(warmup_epochs, "warmup_epochs")
+        self.warmup_epochs = check_number(warmup_epochs, "warmup_epochs", 0, integer=True)
         self.base_lr = float(optimizer.learning_rate)
         self.epoch = 0
         optimizer.learning_rate = self._rate(0)
@@ -63,8 +64,8 @@ class StepLR(LRSchedule):
     """``base * gamma ** (epoch // step_size)``."""
 
     def __init__(self, optimizer, step_size: int = 10, gamma: float = 0.1, *, warmup_epochs=0):
-        self.step_size = _count(step_size, "step_size", minimum=1)
-        self.gamma = _positive(gamma, "gamma")
+        self.step_size = check_number(step_size, "step_size", 1, integer=True)
+        self.gamma = check_number(gamma, "gamma", 0, include_low=False)
         super().__init__(optimizer, warmup_epochs=warmup_epochs)
 
     def _scheduled(self, epoch, metric):
@@ -75,7 +76,7 @@ class ExponentialLR(LRSchedule):
     """``base * gamma ** epoch``."""
 
     def __init__(self, optimizer, gamma: float = 0.95, *, warmup_epochs=0):
-        self.gamma = _positive(gamma, "gamma")
+        self.gamma = check_number(gamma, "gamma", 0, include_low=False)
         super().__init__(optimizer, warmup_epochs=warmup_epochs)
 
     def _scheduled(self, epoch, metric):
@@ -86,8 +87,8 @@ class CosineLR(LRSchedule):
     """``min_lr + (base - min_lr) * (1 + cos(pi * min(epoch, T) / T)) / 2``, T = total_epochs."""
 
     def __init__(self, optimizer, total_epochs: int, min_lr: float = 0.0, *, warmup_epochs=0):
-        self.total_epochs = _count(total_epochs, "total_epochs", minimum=1)
-        self.min_lr = _count_real(min_lr, "min_lr")
+        self.total_epochs = check_number(total_epochs, "total_epochs", 1, integer=True)
+        self.min_lr = check_number(min_lr, "min_lr", 0)
         super().__init__(optimizer, warmup_epochs=warmup_epochs)
 
     def _scheduled(self, epoch, metric):
@@ -116,14 +117,13 @@ class ReduceLROnPlateau(LRSchedule):
         *,
         warmup_epochs=0,
     ):
-        if not (isinstance(factor, numbers.Real) and 0 < factor < 1):
-            raise ValueError(f"factor must be in (0, 1), got {factor!r}")
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        self.factor, self.mode = float(factor), mode
-        self.patience = _count(patience, "patience")
-        self.threshold = _count_real(threshold, "threshold")
-        self.min_lr = _count_real(min_lr, "min_lr")
+        self.factor = check_number(factor, "factor", 0, 1, include_low=False)
+        self.mode = mode
+        self.patience = check_number(patience, "patience", 0, integer=True)
+        self.threshold = check_number(threshold, "threshold", 0)
+        self.min_lr = check_number(min_lr, "min_lr", 0)
         self.best: float | None = None
         self.bad_epochs = 0
         self._current: float | None = None
@@ -184,21 +184,3 @@ def make_schedule(
         raise ValueError(
             f"lr_schedule_params {params!r} do not fit the {name!r} schedule: {exc}"
         ) from exc
-
-
-def _count(value, name: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
-def _count_real(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-    return float(value)
