@@ -44,10 +44,8 @@ class SequenceAutoencoder:
     ) -> None:
         self.dtype = check_dtype(dtype)
         rng = as_generator(random_state)
-        self.encoder = make_recurrent(
-            cell,
-            input_size,
-            hidden_size,
+        # encoder and decoder share the architecture and draw from one random stream
+        shared = dict(
             num_layers=num_layers,
             bidirectional=bidirectional,
             dropout=dropout,
@@ -56,20 +54,10 @@ class SequenceAutoencoder:
             dtype=self.dtype,
             random_state=rng,
         )
+        self.encoder = make_recurrent(cell, input_size, hidden_size, **shared)
         code_size = self.encoder.num_directions * hidden_size
         self.decoder = SequenceNetwork(
-            cell,
-            code_size,
-            hidden_size,
-            input_size,
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            per_step=True,
-            init=init,
-            forget_bias=forget_bias,
-            dtype=self.dtype,
-            random_state=rng,
+            cell, code_size, hidden_size, input_size, per_step=True, **shared
         )
         self.params = {f"encoder.{k}": v for k, v in self.encoder.params.items()}
         self.params.update({f"decoder.{k}": v for k, v in self.decoder.params.items()})
