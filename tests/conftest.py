@@ -55,3 +55,37 @@ def central_difference(f, array: np.ndarray, index, eps: float = 1e-6) -> float:
 
 def state_parts(state) -> tuple:
     return state if isinstance(state, tuple) else (state,)
+
+
+# every architecture an exporter must handle: cell x direction x depth x lengths
+ARCHITECTURES = [
+    (cell, bidirectional, layers, with_lengths)
+    for cell in nn.CELL_TYPES
+    for bidirectional in (False, True)
+    for layers in (1, 2)
+    for with_lengths in (False, True)
+]
+
+
+def architecture_id(case) -> str:
+    cell, bidirectional, layers, with_lengths = case
+    return (
+        f"{cell}-{'bi' if bidirectional else 'uni'}-L{layers}-"
+        f"{'lengths' if with_lengths else 'full'}"
+    )
+
+
+def network_for(case, per_step: bool, dtype=np.float32) -> nn.SequenceNetwork:
+    """A SequenceNetwork (3 features in, hidden 5, 2 outputs) of one ``ARCHITECTURES`` case."""
+    cell, bidirectional, layers, _ = case
+    return nn.SequenceNetwork(
+        cell,
+        3,
+        5,
+        2,
+        num_layers=layers,
+        bidirectional=bidirectional,
+        per_step=per_step,
+        dtype=dtype,
+        random_state=1,
+    )

@@ -10,7 +10,20 @@ import pytest
 import rnnfast
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+
+
+def python_snippets_by_section() -> dict[str, list[str]]:
+    """The ```python blocks of each ``## `` section, in order."""
+    sections: dict[str, list[str]] = {}
+    for part in re.split(r"^## ", README.read_text(), flags=re.MULTILINE)[1:]:
+        title = part.splitlines()[0].strip()
+        snippets = re.findall(r"```python\n(.*?)```", part, flags=re.DOTALL)
+        if snippets:
+            sections[title] = snippets
+    return sections
+
+
+SECTIONS = python_snippets_by_section()
 
 
 def test_readme_opens_with_the_two_setup_commands():
@@ -21,13 +34,21 @@ def test_readme_opens_with_the_two_setup_commands():
     assert blocks[1].strip() in ci
 
 
-@pytest.mark.parametrize("snippet", SNIPPETS, ids=[f"snippet{i}" for i in range(len(SNIPPETS))])
-def test_readme_snippet_runs(snippet, capsys):
+@pytest.mark.parametrize("title", list(SECTIONS))
+def test_readme_section_snippets_run(title, capsys):
+    """A section's snippets run in order in one namespace, as a script (``__main__``) would,
+    the way a reader runs them."""
     threads = rnnfast.config_info()["threads"]
+    namespace = {"__name__": "__main__"}
     try:
-        exec(compile(snippet, str(README), "exec"), {})
+        for snippet in SECTIONS[title]:
+            exec(compile(snippet, str(README), "exec"), namespace)
     finally:
         rnnfast.set_num_threads(threads)
+
+
+def test_every_snippet_is_tested():
+    assert sum(map(len, SECTIONS.values())) == README.read_text().count("```python\n") > 0
 
 
 def test_main_job_runs(capsys):

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 #ifdef _OPENMP
@@ -12,19 +13,32 @@
 
 namespace rnnfast {
 
+// Process-wide cap set by rnnfast.set_num_threads (0: none). OpenMP's own setting is per
+// thread (omp_set_num_threads affects only its caller), so without this cap a limit set in the
+// main thread would not reach worker threads (a Dask worker's, a thread pool's).
+inline std::atomic<int>& process_thread_cap() {
+  static std::atomic<int> cap{0};
+  return cap;
+}
+
+// Threads for a parallel region started by the calling thread: its OpenMP limit (which
+// threadpoolctl and OMP_NUM_THREADS set), bounded by the process-wide cap.
 inline int openmp_max_threads() {
 #ifdef _OPENMP
-  return omp_get_max_threads();
+  const int cap = process_thread_cap().load(std::memory_order_relaxed);
+  const int own = omp_get_max_threads();
+  return cap > 0 ? std::min(cap, own) : own;
 #else
   return 1;
 #endif
 }
 
+// Sets the process-wide cap and the calling thread's OpenMP limit (so raising the limit above
+// OMP_NUM_THREADS works in the thread that asks).
 inline void set_openmp_threads(int n) {
+  process_thread_cap().store(std::max(1, n), std::memory_order_relaxed);
 #ifdef _OPENMP
   omp_set_num_threads(std::max(1, n));
-#else
-  (void)n;
 #endif
 }
 

@@ -14,9 +14,11 @@ from rnnfast.estimators import (
     SequenceTagger,
     TrainingDivergedError,
 )
+from rnnfast.persistence import ModelFileError, load, save
 
 __all__ = [
     "CharRNN",
+    "ModelFileError",
     "RNNAnomalyDetector",
     "RNNClassifier",
     "RNNForecaster",
@@ -26,8 +28,10 @@ __all__ = [
     "TrainingDivergedError",
     "__version__",
     "config_info",
+    "load",
     "nn",
     "optim",
+    "save",
     "set_num_threads",
     "show_config",
 ]

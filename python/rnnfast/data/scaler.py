@@ -6,10 +6,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from rnnfast._saving import SaveMixin
 from rnnfast.data.sequences import Sequences, check_sequences
 
 
-class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class SequenceScaler(SaveMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Standardise each feature to zero mean and unit variance over all time steps.
 
     The statistics pool every valid step of every training sequence (padding excluded), so a

@@ -10,6 +10,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from rnnfast._saving import SaveMixin
 from rnnfast.data.batching import batch_lengths, inference_batches
 from rnnfast.data.sequences import Sequences, check_sequences
 from rnnfast.estimators._params import check_shared_params
@@ -20,7 +21,7 @@ from rnnfast.optim import make_optimizer, make_schedule
 _INFERENCE_BATCH = 256
 
 
-class RNNEstimatorBase(BaseEstimator):
+class RNNEstimatorBase(SaveMixin, BaseEstimator):
     """Base class of the estimators; not for direct use.
 
     Subclass contract (besides the sklearn mixins):
@@ -196,6 +197,18 @@ class RNNEstimatorBase(BaseEstimator):
             else:
                 outputs[index] = result
         return outputs
+
+    # ------------------------------------------------------------------ export
+    def _inference_plan(self):
+        """The :class:`~rnnfast.estimators._plan.InferencePlan` of ``predict`` (exporters)."""
+        raise TypeError(
+            f"{type(self).__name__} cannot be exported as a whole; export its network_ instead"
+        )
+
+    def _input_standardization(self) -> dict:
+        if not self._standardize_inputs:
+            return {}
+        return dict(input_mean=self._x_mean, input_scale=self._x_scale)
 
     def _validation_score(self, data: TrainingData) -> float:
         """Minus the loss on held-out ``data`` without dropout (tasks may override)."""

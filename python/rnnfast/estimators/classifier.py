@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from rnnfast.estimators._base import RNNEstimatorBase
 from rnnfast.estimators._params import shared_init
+from rnnfast.estimators._plan import InferencePlan
 from rnnfast.estimators._targets import (
     check_class_weight,
     class_weights_for,
@@ -94,6 +95,10 @@ class RNNClassifier(ClassifierMixin, RNNEstimatorBase):
         """Most probable class of each sequence, shape (n,)."""
         check_is_fitted(self, "network_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def _inference_plan(self) -> InferencePlan:
+        check_is_fitted(self, "network_")
+        return InferencePlan(self.network_, "probabilities", classes=self.classes_)
 
     # task hooks
     def _check_task_params(self):

@@ -105,6 +105,9 @@ class RNNForecaster(RNNRegressor):
         out = super().predict(X)
         return out.reshape((len(out), *self._y_tail))
 
+    def _value_shape(self) -> tuple:
+        return tuple(self._y_tail)
+
     def forecast(self, series, exog=None, steps: int | None = None) -> np.ndarray:
         """Predict the ``steps`` values after the end of ``series`` (a :meth:`fit_series` model).
 

@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from rnnfast.estimators._base import RNNEstimatorBase
 from rnnfast.estimators._params import shared_init
+from rnnfast.estimators._plan import InferencePlan
 from rnnfast.nn.losses import squared_error
 
 
@@ -86,6 +87,20 @@ class RNNRegressor(TargetStandardizer, RegressorMixin, RNNEstimatorBase):
         check_is_fitted(self, "network_")
         out = self._unstandardize(self._forward_all(self._check_X(X, fitting=False)))
         return out[:, 0] if self._y_1d else out
+
+    def _inference_plan(self) -> InferencePlan:
+        check_is_fitted(self, "network_")
+        return InferencePlan(
+            self.network_,
+            "values",
+            output_mean=self._y_mean,
+            output_scale=self._y_scale,
+            value_shape=self._value_shape(),
+            **self._input_standardization(),
+        )
+
+    def _value_shape(self) -> tuple:
+        return () if self._y_1d else (self.n_outputs_,)
 
     def _prepare_targets(self, seqs, y, weights, fitting):
         y, one_d = check_targets_2d(y, len(seqs))

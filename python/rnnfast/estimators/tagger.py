@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from rnnfast.estimators._base import RNNEstimatorBase, per_step_loss, per_step_mask
 from rnnfast.estimators._params import shared_init
+from rnnfast.estimators._plan import InferencePlan
 from rnnfast.estimators._targets import (
     check_class_weight,
     class_weights_for,
@@ -94,6 +95,10 @@ class SequenceTagger(RNNEstimatorBase):
         predicted = np.argmax(self._forward_all(seqs), axis=-1)
         step_weights = np.broadcast_to(weights[:, None], mask.shape)[mask]
         return float(np.average(predicted[mask] == codes[mask], weights=step_weights))
+
+    def _inference_plan(self) -> InferencePlan:
+        check_is_fitted(self, "network_")
+        return InferencePlan(self.network_, "probabilities", classes=self.classes_)
 
     # task hooks
     def _check_task_params(self):

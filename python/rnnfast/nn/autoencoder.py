@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnfast._saving import SaveMixin
 from rnnfast.nn._validation import check_dtype
 from rnnfast.nn.init import as_generator
 from rnnfast.nn.network import (
@@ -20,7 +21,7 @@ from rnnfast.nn.network import (
 )
 
 
-class SequenceAutoencoder:
+class SequenceAutoencoder(SaveMixin):
     """Recurrent encoder -> code -> recurrent decoder with a per-step linear head.
 
     Parameters are those of :class:`SequenceNetwork` without ``output_size`` and ``per_step``

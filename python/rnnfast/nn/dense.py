@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnfast._saving import SaveMixin
 from rnnfast.nn._validation import check_dtype, check_positive_int
 from rnnfast.nn.init import as_generator, torch_default_uniform
 
 
-class Linear:
+class Linear(SaveMixin):
     """Affine map over the last axis, ``torch.nn.Linear``-compatible (``weight`` is ``(out, in)``).
 
     Parameters

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnfast._saving import SaveMixin
 from rnnfast.nn._validation import check_dtype, check_positive_int, check_probability
 from rnnfast.nn.dense import Linear
 from rnnfast.nn.dropout import dropout_mask
@@ -54,7 +55,7 @@ def make_recurrent(
     return stack
 
 
-class SequenceNetwork:
+class SequenceNetwork(SaveMixin):
     """Recurrent stack -> dropout -> :class:`~rnnfast.nn.Linear` head.
 
     Parameters

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnfast._saving import SaveMixin
 from rnnfast.backends import cpu
 from rnnfast.nn._validation import (
     as_float_array,
@@ -40,7 +41,7 @@ class _ForwardCache:
     time: int
 
 
-class RecurrentStack:
+class RecurrentStack(SaveMixin):
     """Multi-layer, optionally bidirectional recurrent network over whole sequences.
 
     Use the subclasses :class:`RNN`, :class:`LSTM` and :class:`GRU`.

@@ -1,0 +1,48 @@
+"""What an estimator's ``predict`` computes, spelled out for exporters (ONNX, PyTorch).
+
+An estimator that can be exported returns an :class:`InferencePlan` from
+``_inference_plan()``; the exporters rebuild exactly these steps in another runtime:
+
+    x -> (x - input_mean) / input_scale -> network -> softmax            (probabilities)
+                                                   -> * output_scale + output_mean  (values)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class InferencePlan:
+    """The numeric path from a padded batch ``(batch, time, n_features)`` to predictions.
+
+    Attributes
+    ----------
+    network : rnnfast.nn.SequenceNetwork
+    input_mean, input_scale : ndarray of shape (n_features,) or None
+        Input standardisation, when the estimator learns on standardised inputs.
+    kind : {"probabilities", "values"}
+        Softmax over the network outputs (classifiers, taggers), or an affine map of them.
+    output_mean, output_scale : ndarray of shape (n_outputs,) or None
+        The affine map for ``"values"``.
+    classes : ndarray or None
+        Labels of the probability columns.
+    value_shape : tuple of int
+        Shape of one sequence's predicted values (``()`` for a single target): the network's
+        ``n_outputs`` reshaped, as ``predict`` returns it.
+    """
+
+    network: object
+    kind: str
+    input_mean: np.ndarray | None = None
+    input_scale: np.ndarray | None = None
+    output_mean: np.ndarray | None = None
+    output_scale: np.ndarray | None = None
+    classes: np.ndarray | None = None
+    value_shape: tuple = ()
+
+    @property
+    def per_step(self) -> bool:
+        return self.network.per_step

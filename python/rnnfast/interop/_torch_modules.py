@@ -1,0 +1,93 @@
+"""torch.nn modules mirroring rnnfast's networks; imported only by :mod:`rnnfast.interop.torch`
+(importing this module imports torch)."""
+
+from __future__ import annotations
+
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+def run_recurrent(rnn: torch.nn.RNNBase, x: torch.Tensor, lengths=None):
+    """``rnn`` over a padded batch with rnnfast's semantics: packed when ``lengths`` is given,
+    outputs zero past each length and as long as ``x``."""
+    if lengths is None:
+        return rnn(x)
+    lengths = torch.as_tensor(lengths, dtype=torch.int64).cpu()
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    output, state = rnn(packed)
+    output, _ = pad_packed_sequence(output, batch_first=True, total_length=x.shape[1])
+    return output, state
+
+
+def final_features(rnn: torch.nn.RNNBase, state) -> torch.Tensor:
+    """The top layer's final hidden state, forward then reverse: ``(batch, D*H)``."""
+    h_n = state[0] if isinstance(state, tuple) else state
+    directions = 2 if rnn.bidirectional else 1
+    return torch.cat(list(h_n[-directions:]), dim=1)
+
+
+class TorchSequenceNetwork(torch.nn.Module):
+    """``rnnfast.nn.SequenceNetwork`` in torch: recurrent stack -> dropout -> linear head."""
+
+    def __init__(self, recurrent, head, dropout: float, per_step: bool) -> None:
+        super().__init__()
+        self.recurrent = recurrent
+        self.dropout = torch.nn.Dropout(dropout)
+        self.head = head
+        self.per_step = per_step
+
+    def forward(self, x, lengths=None):
+        output, state = run_recurrent(self.recurrent, x, lengths)
+        features = output if self.per_step else final_features(self.recurrent, state)
+        return self.head(self.dropout(features))
+
+
+class TorchSequenceAutoencoder(torch.nn.Module):
+    """``rnnfast.nn.SequenceAutoencoder`` in torch: encoder -> code repeated per step -> decoder."""
+
+    def __init__(self, encoder, decoder: TorchSequenceNetwork) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def forward(self, x, lengths=None):
+        _, state = run_recurrent(self.encoder, x, lengths)
+        code = final_features(self.encoder, state)
+        repeated = code[:, None, :].expand(code.shape[0], x.shape[1], code.shape[1])
+        return self.decoder(repeated, lengths)
+
+
+class TorchPredictor(torch.nn.Module):
+    """A fitted rnnfast estimator's prediction path (see ``InferencePlan``) in torch."""
+
+    def __init__(
+        self,
+        network: TorchSequenceNetwork,
+        *,
+        kind: str,
+        input_mean=None,
+        input_scale=None,
+        output_mean=None,
+        output_scale=None,
+        value_shape=(),
+    ) -> None:
+        super().__init__()
+        self.network = network
+        self.kind = kind
+        self.value_shape = tuple(value_shape)
+        for name, value in [
+            ("input_mean", input_mean),
+            ("input_scale", input_scale),
+            ("output_mean", output_mean),
+            ("output_scale", output_scale),
+        ]:
+            self.register_buffer(name, value)
+
+    def forward(self, x, lengths=None):
+        if self.input_mean is not None:
+            x = (x - self.input_mean.to(x.dtype)) / self.input_scale.to(x.dtype)
+        out = self.network(x, lengths)
+        if self.kind == "probabilities":
+            return torch.softmax(out, dim=-1)
+        values = out * self.output_scale + self.output_mean
+        return values.reshape(values.shape[0], *self.value_shape)

@@ -1,0 +1,225 @@
+"""``to_torch`` / ``from_torch``: the same model as a ``torch.nn`` module, with identical weights.
+
+torch is imported only inside these functions (it is a test/benchmark reference for rnnfast,
+never a dependency); the module classes they build are in :mod:`rnnfast.interop._torch_modules`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnfast import nn
+
+_RECURRENT_CLASSES = {nn.LSTM: "LSTM", nn.GRU: "GRU", nn.RNN: "RNN"}
+
+
+def to_torch(obj):
+    """Build the ``torch.nn`` module that computes what ``obj`` computes, with its weights.
+
+    Parameters
+    ----------
+    obj : rnnfast.nn.RNN, LSTM, GRU, Linear, SequenceNetwork, SequenceAutoencoder, or a fitted
+        RNNClassifier, SequenceTagger, RNNRegressor or RNNForecaster
+
+    Returns
+    -------
+    torch.nn.Module
+        - a recurrent stack becomes ``torch.nn.RNN/LSTM/GRU(batch_first=True)`` in the same dtype;
+        - ``Linear`` becomes ``torch.nn.Linear``;
+        - ``SequenceNetwork`` becomes ``TorchSequenceNetwork`` and ``SequenceAutoencoder``
+          ``TorchSequenceAutoencoder``; both are called ``module(x, lengths=None)``;
+        - an estimator becomes ``TorchPredictor``: ``module(x, lengths=None)`` returns the class
+          probabilities (classifier, tagger) or the predicted values (regressor, forecaster)
+          that ``predict_proba`` / ``predict`` return for a padded batch ``x``
+          ``(batch, time, features)``.
+
+        Modules are returned in training mode, as torch constructs them; call ``.eval()`` to
+        disable dropout. Dropout masks are drawn by torch, so only evaluation-mode outputs
+        match rnnfast's.
+    """
+    torch = _import_torch()
+    from rnnfast.interop import _torch_modules as tm
+
+    if isinstance(obj, nn.RecurrentStack):
+        return _torch_recurrent(torch, obj)
+    if isinstance(obj, nn.Linear):
+        linear = torch.nn.Linear(obj.in_features, obj.out_features, dtype=_torch_dtype(torch, obj))
+        _load(torch, linear, obj.params)
+        return linear
+    if isinstance(obj, nn.SequenceNetwork):
+        return tm.TorchSequenceNetwork(
+            _torch_recurrent(torch, obj.recurrent), to_torch(obj.head), obj.dropout, obj.per_step
+        )
+    if isinstance(obj, nn.SequenceAutoencoder):
+        return tm.TorchSequenceAutoencoder(
+            _torch_recurrent(torch, obj.encoder), to_torch(obj.decoder)
+        )
+    plan_of = getattr(obj, "_inference_plan", None)
+    if plan_of is None:
+        raise TypeError(
+            f"obj must be an rnnfast nn module or a fitted estimator, got {type(obj).__name__}"
+        )
+    plan = plan_of()
+    return tm.TorchPredictor(
+        to_torch(plan.network),
+        kind=plan.kind,
+        input_mean=_tensor(torch, plan.input_mean),
+        input_scale=_tensor(torch, plan.input_scale),
+        output_mean=_tensor(torch, plan.output_mean),
+        output_scale=_tensor(torch, plan.output_scale),
+        value_shape=plan.value_shape,
+    )
+
+
+def from_torch(module):
+    """Build the rnnfast module equivalent to a ``torch.nn`` module, with identical weights.
+
+    Parameters
+    ----------
+    module : torch.nn.RNN, LSTM, GRU (``batch_first=True``, no ``proj_size``), torch.nn.Linear,
+        or a ``TorchSequenceNetwork`` / ``TorchSequenceAutoencoder`` made by :func:`to_torch`
+
+    Returns
+    -------
+    rnnfast.nn module
+        In the torch module's dtype (float32 or float64).
+    """
+    torch = _import_torch()
+    from rnnfast.interop import _torch_modules as tm
+
+    if isinstance(module, tm.TorchSequenceNetwork):
+        recurrent, head = module.recurrent, module.head
+        network = nn.SequenceNetwork(
+            _cell_name(recurrent),
+            recurrent.input_size,
+            recurrent.hidden_size,
+            head.out_features,
+            num_layers=recurrent.num_layers,
+            bidirectional=recurrent.bidirectional,
+            dropout=module.dropout.p,
+            per_step=module.per_step,
+            dtype=_numpy_dtype(torch, head.weight),
+        )
+        _copy_into(network.recurrent, _state(recurrent))
+        _copy_into(network.head, _state(head))
+        return network
+    if isinstance(module, tm.TorchSequenceAutoencoder):
+        encoder = module.encoder
+        autoencoder = nn.SequenceAutoencoder(
+            _cell_name(encoder),
+            encoder.input_size,
+            encoder.hidden_size,
+            num_layers=encoder.num_layers,
+            bidirectional=encoder.bidirectional,
+            dropout=module.decoder.dropout.p,
+            dtype=_numpy_dtype(torch, module.decoder.head.weight),
+        )
+        _copy_into(autoencoder.encoder, _state(encoder))
+        autoencoder.decoder = from_torch(module.decoder)
+        autoencoder.params = {f"encoder.{k}": v for k, v in autoencoder.encoder.params.items()}
+        autoencoder.params.update(
+            {f"decoder.{k}": v for k, v in autoencoder.decoder.params.items()}
+        )
+        return autoencoder
+    if isinstance(module, torch.nn.Linear):
+        linear = nn.Linear(
+            module.in_features, module.out_features, _numpy_dtype(torch, module.weight)
+        )
+        _copy_into(linear, _state(module))
+        return linear
+    if isinstance(module, torch.nn.RNNBase):
+        return _rnnfast_recurrent(module)
+    raise TypeError(
+        "module must be a torch.nn.RNN, LSTM, GRU or Linear, or a module made by "
+        f"rnnfast.interop.to_torch, got {type(module).__name__}"
+    )
+
+
+# ------------------------------------------------------------------------------- helpers
+def _import_torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - torch is in the test extra
+        raise ImportError("to_torch/from_torch need PyTorch: pip install torch") from exc
+    return torch
+
+
+def _torch_dtype(torch, obj):
+    return torch.float64 if np.dtype(obj.dtype) == np.float64 else torch.float32
+
+
+def _numpy_dtype(torch, tensor):
+    if tensor.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"the module's dtype must be float32 or float64, got {tensor.dtype}")
+    return np.float64 if tensor.dtype == torch.float64 else np.float32
+
+
+def _tensor(torch, array):
+    return None if array is None else torch.from_numpy(np.array(array))
+
+
+def _torch_recurrent(torch, stack: nn.RecurrentStack):
+    kwargs = dict(
+        num_layers=stack.num_layers,
+        bidirectional=stack.bidirectional,
+        batch_first=True,
+        dropout=stack.dropout,
+        dtype=_torch_dtype(torch, stack),
+    )
+    if isinstance(stack, nn.RNN):
+        kwargs["nonlinearity"] = stack.nonlinearity
+    module = getattr(torch.nn, _RECURRENT_CLASSES[type(stack)])(
+        stack.input_size, stack.hidden_size, **kwargs
+    )
+    _load(torch, module, stack.params)
+    return module
+
+
+def _load(torch, module, params: dict) -> None:
+    module.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in params.items()})
+
+
+def _state(module) -> dict:
+    return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+
+
+def _copy_into(rnnfast_module, state: dict) -> None:
+    for name, value in state.items():
+        if name not in rnnfast_module.params:
+            raise ValueError(f"unexpected parameter {name!r} in the torch module")
+        rnnfast_module.params[name][...] = value
+
+
+def _cell_name(module) -> str:
+    kind = type(module).__name__
+    if kind == "RNN":
+        return "rnn_relu" if module.nonlinearity == "relu" else "rnn"
+    return kind.lower()
+
+
+def _rnnfast_recurrent(module) -> nn.RecurrentStack:
+    kind = type(module).__name__
+    if kind not in ("RNN", "LSTM", "GRU"):
+        raise TypeError(f"module must be a torch.nn.RNN, LSTM or GRU, got {kind}")
+    if not module.batch_first:
+        raise ValueError("module must be built with batch_first=True (rnnfast is batch-first)")
+    if not module.bias:
+        raise ValueError("module must have biases (bias=True)")
+    if getattr(module, "proj_size", 0):
+        raise ValueError("LSTM projections (proj_size > 0) have no rnnfast equivalent")
+    import torch
+
+    kwargs = dict(
+        num_layers=module.num_layers,
+        bidirectional=module.bidirectional,
+        dtype=_numpy_dtype(torch, module.weight_ih_l0),
+        dropout=module.dropout,
+    )
+    if kind == "RNN":
+        stack = nn.RNN(
+            module.input_size, module.hidden_size, nonlinearity=module.nonlinearity, **kwargs
+        )
+    else:
+        stack = getattr(nn, kind)(module.input_size, module.hidden_size, **kwargs)
+    stack.load_state_dict(_state(module))
+    return stack
