@@ -7,7 +7,7 @@ import joblib
 import numpy as np
 import pytest
 from dask.distributed import Client, LocalCluster
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, cross_val_score
 
 import rnnfast
 import rnnfast.dask
@@ -60,6 +60,18 @@ def test_grid_search_on_cluster_matches_local(client):
     assert np.array_equal(
         distributed.best_estimator_.predict_proba(X), local.best_estimator_.predict_proba(X)
     )
+
+
+def test_cross_val_score_and_randomized_search_on_cluster(client):
+    estimator = rnnfast.RNNClassifier(max_epochs=2, hidden_size=8, random_state=0)
+    randomized = RandomizedSearchCV(estimator, GRID, n_iter=2, cv=2, random_state=0, n_jobs=-1)
+    local_scores = cross_val_score(estimator, X, Y, cv=3)
+    local_search = randomized.fit(X, Y).cv_results_["mean_test_score"]
+    with joblib.parallel_config(backend="dask"):
+        scores = cross_val_score(estimator, X, Y, cv=3, n_jobs=-1)
+        searched = randomized.fit(X, Y).cv_results_["mean_test_score"]
+    assert np.array_equal(scores, local_scores)
+    assert np.array_equal(searched, local_search)
 
 
 def test_worker_threads_are_bounded(client):
