@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,7 +30,7 @@ SECTIONS = python_snippets_by_section()
 
 def test_readme_opens_with_the_two_setup_commands():
     blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.DOTALL)
-    assert blocks[0].strip() == "python -m pip install . && python -m rnnfast"
+    assert blocks[0].strip() == "python -m pip install . && rnnfast demo"
     assert blocks[1].strip() == 'python -m pip install ".[test]" && python -m pytest'
     ci = (README.parent / ".ci" / "run").read_text()
     assert blocks[1].strip() in ci
@@ -51,10 +53,21 @@ def test_every_snippet_is_tested():
     assert sum(map(len, SECTIONS.values())) == README.read_text().count("```python\n") > 0
 
 
-def test_main_job_runs(capsys):
+def test_main_job_runs():
+    """The README's main job, exactly: the installed ``rnnfast demo`` console script."""
+    script = Path(sys.executable).with_name("rnnfast")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "rnnfast"]
+    result = subprocess.run([*command, "demo"], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    bpc = float(re.search(r"held-out bits per character: ([0-9.]+)", result.stdout).group(1))
+    assert bpc < 3.0  # uniform over the vocabulary: 6.7
+    assert "epoch    8" in result.stdout  # the progress output
+
+
+def test_check_command(capsys):
     from rnnfast.__main__ import main
 
-    assert main([]) == 0
+    assert main(["check"]) == 0
     out = capsys.readouterr().out
     assert "blas_corename" in out and "self-check" in out
     error = float(re.search(r"relative error ([0-9.e+-]+)", out).group(1))

@@ -70,6 +70,7 @@ _TAGGER_CHECKS_WITH_SEQUENCE_LABELS = [
     "check_sample_weights_list",
     "check_sample_weights_not_an_array",
     "check_sample_weights_not_overwritten",
+    "check_sample_weights_pandas_series",
     "check_sample_weights_shape",
 ]
 
