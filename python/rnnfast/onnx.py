@@ -78,7 +78,7 @@ def export(obj, path, *, lengths: bool = True, dtype=np.float32, opset: int = DE
         raise TypeError(f"lengths must be a bool, got {lengths!r}")
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise ValueError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}")
-    network = _network_of(obj)
+    network, plan = _network_and_plan(obj)
     graph = _Graph(onnx, np.dtype(dtype).type)
     x = graph.input("input", ["batch", "time", network.input_size], graph.float_type)
     seq_lens = None
@@ -94,13 +94,8 @@ def export(obj, path, *, lengths: bool = True, dtype=np.float32, opset: int = DE
             graph.output(c_n, "c_n")
     elif isinstance(obj, (nn.SequenceNetwork, nn.SequenceAutoencoder)):
         graph.output(_network(graph, obj, x, seq_lens), "output")
-    elif hasattr(obj, "_inference_plan"):
-        _predictor(graph, obj._inference_plan(), x, seq_lens)
     else:
-        raise TypeError(
-            "obj must be an rnnfast recurrent stack, SequenceNetwork, SequenceAutoencoder or a "
-            f"fitted estimator, got {type(obj).__name__}"
-        )
+        _predictor(graph, plan, x, seq_lens)
     model = graph.model(opset, producer=f"rnnfast {_version()}")
     onnx.checker.check_model(model, full_check=True)
     if hasattr(path, "write"):
@@ -324,16 +319,18 @@ def _import_onnx():
     return onnx
 
 
-def _network_of(obj):
+def _network_and_plan(obj):
+    """``(module, None)`` for an nn module, ``(plan.network, plan)`` for an estimator."""
     if isinstance(obj, (nn.RecurrentStack, nn.SequenceNetwork, nn.SequenceAutoencoder)):
-        return obj
+        return obj, None
     plan_of = getattr(obj, "_inference_plan", None)
     if plan_of is None:
         raise TypeError(
             "obj must be an rnnfast recurrent stack, SequenceNetwork, SequenceAutoencoder or a "
             f"fitted estimator, got {type(obj).__name__}"
         )
-    return plan_of().network
+    plan = plan_of()
+    return plan.network, plan
 
 
 def _version() -> str:

@@ -114,12 +114,10 @@ def from_torch(module):
             dropout=module.decoder.dropout.p,
             dtype=_numpy_dtype(torch, module.decoder.head.weight),
         )
+        # copy into the arrays the autoencoder already shares with its params dict
         _copy_into(autoencoder.encoder, _state(encoder))
-        autoencoder.decoder = from_torch(module.decoder)
-        autoencoder.params = {f"encoder.{k}": v for k, v in autoencoder.encoder.params.items()}
-        autoencoder.params.update(
-            {f"decoder.{k}": v for k, v in autoencoder.decoder.params.items()}
-        )
+        _copy_into(autoencoder.decoder.recurrent, _state(module.decoder.recurrent))
+        _copy_into(autoencoder.decoder.head, _state(module.decoder.head))
         return autoencoder
     if isinstance(module, torch.nn.Linear):
         linear = nn.Linear(
@@ -128,7 +126,7 @@ def from_torch(module):
         _copy_into(linear, _state(module))
         return linear
     if isinstance(module, torch.nn.RNNBase):
-        return _rnnfast_recurrent(module)
+        return _rnnfast_recurrent(torch, module)
     raise TypeError(
         "module must be a torch.nn.RNN, LSTM, GRU or Linear, or a module made by "
         f"rnnfast.interop.to_torch, got {type(module).__name__}"
@@ -197,7 +195,7 @@ def _cell_name(module) -> str:
     return kind.lower()
 
 
-def _rnnfast_recurrent(module) -> nn.RecurrentStack:
+def _rnnfast_recurrent(torch, module) -> nn.RecurrentStack:
     kind = type(module).__name__
     if kind not in ("RNN", "LSTM", "GRU"):
         raise TypeError(f"module must be a torch.nn.RNN, LSTM or GRU, got {kind}")
@@ -207,8 +205,6 @@ def _rnnfast_recurrent(module) -> nn.RecurrentStack:
         raise ValueError("module must have biases (bias=True)")
     if getattr(module, "proj_size", 0):
         raise ValueError("LSTM projections (proj_size > 0) have no rnnfast equivalent")
-    import torch
-
     kwargs = dict(
         num_layers=module.num_layers,
         bidirectional=module.bidirectional,
