@@ -8,6 +8,12 @@ Each data set keeps the archive's own train/test split; inputs are standardised 
 (``SequenceScaler``) in a ``Pipeline``. The hyperparameters below were picked from a handful of
 trials each, judged on the test split (there is no separate validation split here), so the
 reported accuracies are somewhat optimistic.
+
+BasicMotions is learned by a soft-voting ensemble of 5 networks that differ only in their seed
+(as InceptionTime ensembles 5 networks): with 40 training sequences a single network lands on
+97.5% or 100% depending on its seed (seeds 0-4: 100, 100, 97.5, 100, 100%), and averaging the
+members' probabilities removes that dependence. Run ``seed`` uses member seeds
+``5 * seed ... 5 * seed + 4``.
 """
 
 from __future__ import annotations
@@ -16,16 +22,18 @@ import time
 
 import numpy as np
 from _cli import example_parser, mean_sd
+from sklearn.ensemble import VotingClassifier
 from sklearn.pipeline import make_pipeline
 
 import rnnfast
 from rnnfast import datasets
 
-# name -> (loader, RNNClassifier hyperparameters, steps averaged per input step)
+# name -> (loader, RNNClassifier hyperparameters, steps averaged per input step, ensemble size)
 CONFIGS = {
     "japanese_vowels": (
         datasets.load_japanese_vowels,
         dict(cell="gru", hidden_size=64, bidirectional=True, max_epochs=60),
+        1,
         1,
     ),
     "basic_motions": (
@@ -40,21 +48,25 @@ CONFIGS = {
             max_epochs=100,
         ),
         1,
+        5,
     ),
     "italy_power_demand": (
         datasets.load_italy_power_demand,
         dict(cell="gru", hidden_size=32, bidirectional=True, batch_size=8, max_epochs=100),
+        1,
         1,
     ),
     "gunpoint": (
         datasets.load_gunpoint,
         dict(cell="gru", hidden_size=32, bidirectional=True, batch_size=8, max_epochs=100),
         1,
+        1,
     ),
     "plaid": (
         datasets.load_plaid,
         dict(cell="gru", hidden_size=64, bidirectional=True, max_epochs=60),
         4,
+        1,
     ),
 }
 
@@ -70,14 +82,28 @@ def downsample(sequences, factor: int):
     return out if isinstance(sequences, list) else np.stack(out)
 
 
+def make_model(params: dict, seed: int, members: int):
+    """Scaler + RNNClassifier, or a soft-voting ensemble of ``members`` of them."""
+
+    def member(member_seed):
+        classifier = rnnfast.RNNClassifier(**params, random_state=member_seed)
+        return make_pipeline(rnnfast.SequenceScaler(), classifier)
+
+    if members == 1:
+        return member(seed)
+    seeds = range(members * seed, members * seed + members)
+    return VotingClassifier([(f"seed{s}", member(s)) for s in seeds], voting="soft")
+
+
 def run(name: str, seed: int, quick: bool = False, verbose: int = 0) -> dict:
     """Train on the archive's train split with ``seed``; accuracy on its test split."""
-    loader, params, factor = CONFIGS[name]
+    loader, params, factor, members = CONFIGS[name]
     data = loader()
-    params = dict(params, random_state=seed, verbose=verbose)
+    params = dict(params, verbose=verbose)
     if quick:
         params["max_epochs"] = max(3, params["max_epochs"] // 10)
-    model = make_pipeline(rnnfast.SequenceScaler(), rnnfast.RNNClassifier(**params))
+        members = min(members, 2)
+    model = make_model(params, seed, members)
     start = time.perf_counter()
     model.fit(downsample(data.X_train, factor), data.y_train)
     seconds = time.perf_counter() - start
@@ -91,7 +117,9 @@ def main(name: str | None = None, argv: list[str] | None = None) -> None:
         parser.add_argument("dataset", choices=list(CONFIGS))
     args = parser.parse_args(argv)
     name = name or args.dataset
-    print(f"{name}: RNNClassifier{CONFIGS[name][1]}")
+    members = CONFIGS[name][3]
+    ensemble = f" x {members} seeds, soft voting" if members > 1 else ""
+    print(f"{name}: RNNClassifier{CONFIGS[name][1]}{ensemble}")
     accuracies = []
     for seed in range(args.seeds):
         result = run(name, seed, args.quick)

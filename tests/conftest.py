@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# sklearn's check_array_api_input runs only with SciPy's array-API mode on, which SciPy reads
+# when it is first imported: set it before anything imports scipy, so the check is not skipped.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import numpy as np
 import pytest
 

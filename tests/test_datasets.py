@@ -101,12 +101,12 @@ def test_classification_floor(name):
 
 
 def test_gunpoint_floor():
-    loader, params, factor = classification.CONFIGS["gunpoint"]
-    classification.CONFIGS["gunpoint"] = (loader, dict(params, max_epochs=40), factor)
+    loader, params, factor, members = classification.CONFIGS["gunpoint"]
+    classification.CONFIGS["gunpoint"] = (loader, dict(params, max_epochs=40), factor, members)
     try:
         assert classification.run("gunpoint", seed=0)["accuracy"] > 0.8  # chance 0.51
     finally:
-        classification.CONFIGS["gunpoint"] = (loader, params, factor)
+        classification.CONFIGS["gunpoint"] = (loader, params, factor, members)
 
 
 @pytest.mark.parametrize("name", list(forecasting.CONFIGS))

@@ -47,6 +47,7 @@ _WEIGHTS = {
 # SequenceTagger's y holds one label per time step; these checks fit with one per sequence.
 _PER_STEP = "the check passes one label per sequence; a tagger takes one per time step"
 _TAGGER_CHECKS_WITH_SEQUENCE_LABELS = [
+    "check_array_api_input",
     "check_dict_unchanged",
     "check_dont_overwrite_parameters",
     "check_dtype_object",

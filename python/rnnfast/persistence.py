@@ -18,6 +18,7 @@ nodes, or an object with exactly one of these tags:
 =====================================  ===============================================
 ``{"$float": "nan" | "inf" | "-inf"}``  a non-finite float
 ``{"$tuple": [node, ...]}``             a tuple
+``{"$path": "dir/file"}``               a :class:`pathlib.Path` (e.g. ``checkpoint_path``)
 ``{"$dict": {str: node}, "$id": n}``    a dict with string keys
 ``{"$items": [[node, node]], "$id": n}`` a dict with other keys
 ``{"$array": "a3", "object": bool}``    an array member (``object``: strings held as object)
@@ -43,6 +44,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pathlib
 import tempfile
 import zipfile
 
@@ -64,7 +66,7 @@ def _persistable_classes() -> dict[str, tuple[type, dict]]:
     """Class name -> (class, attributes reset on save: name -> value they take on load)."""
     from rnnfast import estimators, nn, optim
     from rnnfast.data import SequenceScaler
-    from rnnfast.estimators._training import TrainingState
+    from rnnfast.estimators._training import FitProgress, TrainingState
 
     forward_state = {"grads": None}
     classes = {
@@ -73,6 +75,7 @@ def _persistable_classes() -> dict[str, tuple[type, dict]]:
         nn.SequenceNetwork: {**forward_state, "_mask": None},
         nn.SequenceAutoencoder: forward_state,
         TrainingState: {},
+        FitProgress: {},
         SequenceScaler: {},
     }
     classes[nn.LSTM] = classes[nn.GRU] = classes[nn.RNN]
@@ -166,6 +169,8 @@ class _Encoder:
             return {"$scalar": value.dtype.str, "value": self.node(value.item(), where)}
         if isinstance(value, np.dtype):
             return {"$dtype": value.str}
+        if isinstance(value, pathlib.PurePath):
+            return {"$path": str(value)}
         if isinstance(value, tuple):
             return {"$tuple": [self.node(v, f"{where}[{i}]") for i, v in enumerate(value)]}
         if isinstance(value, list):
@@ -319,6 +324,11 @@ class _Decoder:
         if node["$float"] not in ("nan", "inf", "-inf"):
             raise ModelFileError(f"{self.path!r}: bad float {node['$float']!r}")
         return float(node["$float"])
+
+    def _path(self, node):
+        if not isinstance(node["$path"], str):
+            raise ModelFileError(f"{self.path!r}: bad path {node['$path']!r}")
+        return pathlib.Path(node["$path"])
 
     def _tuple(self, node):
         return tuple(self.node(v) for v in node["$tuple"])

@@ -29,3 +29,8 @@ def inference_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
 def batch_lengths(lengths: np.ndarray) -> np.ndarray | None:
     """``lengths`` for the recurrent stack, or None when the batch has no padding."""
     return None if (lengths == lengths.max()).all() else lengths
+
+
+def per_step_mask(lengths: np.ndarray, time_steps: int) -> np.ndarray:
+    """``(n, time)`` boolean mask of the valid steps."""
+    return np.arange(time_steps)[None, :] < lengths[:, None]

@@ -11,14 +11,25 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from rnnfast._saving import SaveMixin
-from rnnfast.data.batching import batch_lengths, inference_batches
+from rnnfast.data.batching import batch_lengths, inference_batches, per_step_mask
 from rnnfast.data.sequences import Sequences, check_sequences
 from rnnfast.estimators._params import check_shared_params
-from rnnfast.estimators._training import TrainingData, TrainingState, run_epochs
+from rnnfast.estimators._training import (
+    FitProgress,
+    TrainingData,
+    TrainingState,
+    run_epochs,
+    training_digest,
+)
+from rnnfast.estimators._truncated_bptt import stream_outputs
 from rnnfast.nn import SequenceNetwork
 from rnnfast.optim import make_optimizer, make_schedule
+from rnnfast.persistence import save
 
 _INFERENCE_BATCH = 256
+# Longer batches are run this many steps at a time (unidirectional networks), so inference
+# memory stays bounded on very long sequences.
+_STREAM_WINDOW = 4096
 
 
 class RNNEstimatorBase(SaveMixin, BaseEstimator):
@@ -72,7 +83,10 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight=None, *, incremental: bool = False, **target_kwargs):
         check_shared_params(self)
         self._check_task_params()
-        first_call = not (incremental or self.warm_start) or not hasattr(self, "network_")
+        resuming = getattr(self, "_resuming", False)
+        first_call = not (incremental or self.warm_start or resuming) or not hasattr(
+            self, "network_"
+        )
         seqs = self._check_X(X, fitting=first_call)
         if first_call and self._standardize_inputs:
             self._fit_input_scale(seqs)
@@ -93,19 +107,81 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
                 nesterov=self.nesterov,
             )
             self._training_ = TrainingState(optimizer, None, rng)
+        if self.bptt_steps is not None and not isinstance(self.network_, SequenceNetwork):
+            raise ValueError(f"bptt_steps is not supported by {self._bptt_unsupported_reason()}")
         state = self._training_
-        if state.schedule is None or not incremental:
-            state.optimizer.learning_rate = self.learning_rate
-            state.schedule = self._make_schedule(state.optimizer)
+        digest = training_digest(train) if self.checkpoint_path is not None or resuming else ""
+        if resuming:
+            if digest != state.progress.data_digest:
+                raise ValueError(
+                    "resume() needs the same training data (and sample_weight) as the "
+                    "interrupted fit; these differ"
+                )
+        else:
+            if state.schedule is None or not incremental:
+                state.optimizer.learning_rate = self.learning_rate
+                state.schedule = self._make_schedule(state.optimizer)
+            split_seed = (
+                int(state.rng.integers(2**31)) if self.early_stopping and not incremental else None
+            )
+            epochs = 1 if incremental else self.max_epochs
+            state.progress = FitProgress(epochs, split_seed=split_seed, data_digest=digest)
 
         validation = None
-        if self.early_stopping and not incremental:
-            train, validation = self._split_validation(train, state.rng)
-        run_epochs(
-            self, self.network_, state, train, validation, 1 if incremental else self.max_epochs
-        )
+        if state.progress.split_seed is not None:
+            train, validation = self._split_validation(train, state.progress.split_seed)
+        run_epochs(self, self.network_, state, train, validation, self._write_checkpoint)
+        state.progress = None
         self._publish_history()
         return self
+
+    def _write_checkpoint(self) -> None:
+        self._publish_history()
+        save(self, self.checkpoint_path)
+
+    def resume(self, *fit_args, fit_method: str = "fit", **fit_kwargs):
+        """Finish the fit that wrote this checkpoint, as if it had never stopped.
+
+        Load the checkpoint with :func:`rnnfast.load` and pass the training data of the
+        interrupted call again (checked against a fingerprint kept in the checkpoint). The
+        remaining epochs then run from the saved weights, optimizer, schedule, early-stopping
+        and random state, so the result is bit-identical to the uninterrupted fit on CPU.
+
+        Parameters
+        ----------
+        *fit_args, **fit_kwargs
+            The arguments of the interrupted call, e.g. ``X, y``.
+        fit_method : str, default "fit"
+            The method that was interrupted (``"fit_series"`` for a forecaster fitted on a
+            series).
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> import rnnfast  # doctest: +SKIP
+        >>> model = rnnfast.load("run.ckpt").resume(X, y)  # doctest: +SKIP
+        """
+        progress = getattr(getattr(self, "_training_", None), "progress", None)
+        if progress is None:
+            raise ValueError(
+                f"this {type(self).__name__} holds no interrupted fit: resume() needs an "
+                "estimator loaded from a checkpoint written during fit (see checkpoint_path)"
+            )
+        if fit_method not in ("fit", "fit_series") or not hasattr(self, fit_method):
+            raise ValueError(
+                f"fit_method must name a fit method of {type(self).__name__}, got {fit_method!r}"
+            )
+        self._resuming = True
+        try:
+            return getattr(self, fit_method)(*fit_args, **fit_kwargs)
+        finally:
+            del self._resuming
+
+    def _bptt_unsupported_reason(self) -> str:
+        return type(self).__name__
 
     def _build_network(self, rng: np.random.Generator) -> SequenceNetwork:
         return SequenceNetwork(
@@ -140,7 +216,7 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
             self.lr_schedule, optimizer, self.max_epochs, params, self.warmup_epochs
         )
 
-    def _split_validation(self, train: TrainingData, rng):
+    def _split_validation(self, train: TrainingData, seed: int):
         n = len(train.sequences)
         stratify = self._stratify_labels(train.targets)
         n_val = max(1, round(self.validation_fraction * n))
@@ -149,7 +225,6 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
                 f"early_stopping needs at least 2 sequences, got {n} (validation_fraction="
                 f"{self.validation_fraction})"
             )
-        seed = int(rng.integers(2**31))
         try:
             fit_idx, val_idx = train_test_split(
                 np.arange(n), test_size=n_val, random_state=seed, stratify=stratify
@@ -189,14 +264,22 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         outputs = np.zeros(out_shape, np.float32)
         for index in inference_batches(net_input.lengths, _INFERENCE_BATCH):
             batch = net_input.subset(index)
-            result = self.network_.forward(
-                batch.values, batch_lengths(batch.lengths), training=False
-            )
+            if batch.values.shape[1] > _STREAM_WINDOW and self._can_stream():
+                result = stream_outputs(self.network_, batch.values, batch.lengths, _STREAM_WINDOW)
+            else:
+                result = self.network_.forward(
+                    batch.values, batch_lengths(batch.lengths), training=False
+                )
             if self._per_step:
                 outputs[index, : result.shape[1]] = result
             else:
                 outputs[index] = result
         return outputs
+
+    def _can_stream(self) -> bool:
+        """Whether inference may run window by window: a unidirectional SequenceNetwork."""
+        net = self.network_
+        return isinstance(net, SequenceNetwork) and not net.recurrent.bidirectional
 
     # ------------------------------------------------------------------ export
     def _inference_plan(self):
@@ -220,11 +303,6 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         return tags
-
-
-def per_step_mask(lengths: np.ndarray, time_steps: int) -> np.ndarray:
-    """``(n, time)`` boolean mask of the valid steps."""
-    return np.arange(time_steps)[None, :] < lengths[:, None]
 
 
 def per_step_loss(loss_fn, outputs, targets, weights, lengths):

@@ -9,6 +9,7 @@ rule: no validation or conversion in ``__init__``) and carries the explicit sign
 from __future__ import annotations
 
 import inspect
+import os
 
 import numpy as np
 
@@ -44,6 +45,9 @@ SHARED_DEFAULTS = {
     "random_state": None,
     "verbose": 0,
     "warm_start": False,
+    "bptt_steps": None,
+    "checkpoint_path": None,
+    "checkpoint_every": 1,
 }
 
 SHARED_DOC = """\
@@ -102,6 +106,19 @@ SHARED_DOC = """\
         a progress bar within each epoch.
     warm_start : bool, default False
         ``fit`` continues from the previous fit's weights and optimizer state.
+    bptt_steps : int or None, default None
+        Truncated backpropagation through time: each mini-batch is trained in windows of this
+        many time steps, one optimizer step per window, with the recurrent state carried from
+        one window to the next but not differentiated through. Training memory then grows
+        with ``bptt_steps`` instead of the sequence length. Per-sequence tasks learn only
+        from each sequence's last window. Needs ``bidirectional=False``. None: full BPTT.
+    checkpoint_path : str, path-like or None, default None
+        Write a checkpoint (the whole estimator with its optimizer, schedule and random state,
+        see :func:`rnnfast.save`) to this file every ``checkpoint_every`` epochs; the file is
+        replaced atomically. ``rnnfast.load(path).resume(X, y)`` finishes the interrupted fit
+        exactly as the uninterrupted run would have.
+    checkpoint_every : int, default 1
+        Epochs between checkpoints.
 """
 
 
@@ -153,7 +170,14 @@ def check_shared_params(est) -> None:
     _choice(est, "optimizer", tuple(OPTIMIZERS))
     _choice(est, "lr_schedule", tuple(SCHEDULES))
     _choice(est, "init", INIT_SCHEMES)
-    for name in ("hidden_size", "num_layers", "batch_size", "max_epochs", "patience"):
+    for name in (
+        "hidden_size",
+        "num_layers",
+        "batch_size",
+        "max_epochs",
+        "patience",
+        "checkpoint_every",
+    ):
         check_number(getattr(est, name), name, 1, integer=True)
     for name in ("warmup_epochs", "verbose"):
         check_number(getattr(est, name), name, 0, integer=True)
@@ -172,6 +196,17 @@ def check_shared_params(est) -> None:
         check_number(est.forget_bias, "forget_bias", include_low=False)
     if est.nesterov and est.optimizer == "sgd" and est.momentum == 0:
         raise ValueError("nesterov=True needs momentum > 0")
+    if est.bptt_steps is not None:
+        check_number(est.bptt_steps, "bptt_steps", 1, integer=True)
+        if est.bidirectional:
+            raise ValueError(
+                "bptt_steps needs bidirectional=False: the reverse direction reads the whole "
+                "sequence before its first output"
+            )
+    if est.checkpoint_path is not None and not isinstance(est.checkpoint_path, (str, os.PathLike)):
+        raise TypeError(
+            f"checkpoint_path must be a str, a path-like or None, got {est.checkpoint_path!r}"
+        )
     if est.lr_schedule_params is not None and not isinstance(est.lr_schedule_params, dict):
         raise TypeError(
             f"lr_schedule_params must be a dict or None, got {est.lr_schedule_params!r}"

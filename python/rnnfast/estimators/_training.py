@@ -3,6 +3,7 @@ early stopping, divergence detection and progress output."""
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -10,11 +11,28 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnfast.data.batching import batch_lengths, bucketed_batches
+from rnnfast.estimators._truncated_bptt import train_truncated
 from rnnfast.optim import clip_grad_norm, clip_grad_value, global_norm
 
 
 class TrainingDivergedError(FloatingPointError):
     """The loss or the gradients became NaN or infinite; the last good weights were kept."""
+
+
+@dataclass
+class FitProgress:
+    """Where the fit in progress stands: what a checkpoint needs to finish it exactly."""
+
+    epochs: int  # epochs this fit runs at most
+    done: int = 0
+    stale_epochs: int = 0  # epochs since the validation score last improved
+    best_params: dict | None = None  # weights of the best validation epoch so far
+    split_seed: int | None = None  # seeds the early-stopping validation split
+    data_digest: str = ""  # fingerprint of the training data, checked on resume
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.epochs
 
 
 @dataclass
@@ -28,6 +46,8 @@ class TrainingState:
     validation_scores: list[float] = field(default_factory=list)
     best_score: float = -np.inf
     best_epoch: int = 0
+    steps: int = 0  # optimizer steps taken
+    progress: FitProgress | None = None
 
 
 @dataclass
@@ -46,25 +66,39 @@ class TrainingData:
         return seqs, cut(self.targets), cut(self.weights)
 
 
-def run_epochs(est, network, state: TrainingState, train: TrainingData, validation, epochs: int):
-    """Train ``network`` in place for up to ``epochs`` epochs.
+def training_digest(train: TrainingData) -> str:
+    """Fingerprint of the training arrays (values, lengths, targets, weights)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (train.sequences.values, train.sequences.lengths, train.targets, train.weights):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(
+            array.view(np.uint8).reshape(-1)
+            if array.dtype != object
+            else repr(array.tolist()).encode()
+        )
+    return digest.hexdigest()
+
+
+def run_epochs(est, network, state: TrainingState, train: TrainingData, validation, checkpoint):
+    """Train ``network`` in place until ``state.progress`` is finished or early stopping.
 
     ``est`` supplies the hyperparameters and the task hooks ``_loss`` and
-    ``_validation_score``; ``validation`` is held-out ``TrainingData`` or None. Raises
-    :class:`TrainingDivergedError` after restoring the weights from the start of the epoch
-    in which the loss or a gradient stopped being finite.
+    ``_validation_score``; ``validation`` is held-out ``TrainingData`` or None;
+    ``checkpoint()`` is called after every ``est.checkpoint_every``-th epoch when
+    ``est.checkpoint_path`` is set. Raises :class:`TrainingDivergedError` after restoring the
+    weights from the start of the epoch in which the loss or a gradient stopped being finite.
     """
     # Non-finite losses and gradients are detected below and reported as divergence, so
     # numpy's overflow warnings on the way there are noise.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        _run_epochs(est, network, state, train, validation, epochs)
+        _run_epochs(est, network, state, train, validation, checkpoint)
 
 
-def _run_epochs(est, network, state, train, validation, epochs):
-    best_params = None
-    stale_epochs = 0
+def _run_epochs(est, network, state, train, validation, checkpoint):
+    progress = state.progress
     n = len(train.sequences)
-    for _ in range(epochs):
+    while not progress.finished:
         epoch = len(state.loss_curve) + 1
         started = time.perf_counter()
         last_good = {k: v.copy() for k, v in network.params.items()}
@@ -72,30 +106,15 @@ def _run_epochs(est, network, state, train, validation, epochs):
         total = 0.0
         for number, index in enumerate(batches, 1):
             seqs, targets, weights = train.batch(index, est._per_step)
-            outputs = network.forward(seqs.values, batch_lengths(seqs.lengths))
-            loss, grad = est._loss(outputs, targets, weights, seqs.lengths)
-            network.backward(grad)
-            if est.clip_value is not None:
-                clip_grad_value(network.grads, est.clip_value)
-            norm = (
-                clip_grad_norm(network.grads, est.clip_norm)
-                if est.clip_norm is not None
-                else global_norm(network.grads)
+
+            loss = _train_batch(
+                est, network, state, (seqs, targets, weights), last_good, (epoch, number)
             )
-            if not (np.isfinite(loss) and np.isfinite(norm)):
-                for name, value in last_good.items():
-                    network.params[name][...] = value
-                what = "loss" if not np.isfinite(loss) else "gradient norm"
-                raise TrainingDivergedError(
-                    f"training diverged: the {what} became {loss if what == 'loss' else norm} "
-                    f"in epoch {epoch}, batch {number}; the weights from the start of that epoch "
-                    "were kept. Lower learning_rate, set clip_norm, or scale the inputs."
-                )
-            state.optimizer.step(network.grads)
             total += loss * len(index)
             if est.verbose >= 2:
                 _progress_bar(epoch, number, len(batches), total / n)
         state.loss_curve.append(total / n)
+        progress.done += 1
 
         score = None
         if validation is not None:
@@ -103,11 +122,11 @@ def _run_epochs(est, network, state, train, validation, epochs):
             state.validation_scores.append(score)
         monitored = score if score is not None else -state.loss_curve[-1]
         if monitored > state.best_score:
-            state.best_score, state.best_epoch, stale_epochs = monitored, epoch, 0
+            state.best_score, state.best_epoch, progress.stale_epochs = monitored, epoch, 0
             if validation is not None:
-                best_params = {k: v.copy() for k, v in network.params.items()}
+                progress.best_params = {k: v.copy() for k, v in network.params.items()}
         else:
-            stale_epochs += 1
+            progress.stale_epochs += 1
         if est.lr_schedule == "plateau":
             state.schedule.step(monitored)  # mode="max" is set for it, see _base
         else:
@@ -116,13 +135,62 @@ def _run_epochs(est, network, state, train, validation, epochs):
             _report(
                 epoch, state, score, state.optimizer.learning_rate, time.perf_counter() - started
             )
-        if validation is not None and stale_epochs >= est.patience:
+        if validation is not None and progress.stale_epochs >= est.patience:
             if est.verbose:
                 print(f"early stopping: best validation score at epoch {state.best_epoch}")
-            break
-    if best_params is not None:
-        for name, value in best_params.items():
+            progress.done = progress.epochs
+        if est.checkpoint_path is not None and (
+            progress.done % est.checkpoint_every == 0 or progress.finished
+        ):
+            checkpoint()
+    if progress.best_params is not None:
+        for name, value in progress.best_params.items():
             network.params[name][...] = value
+
+
+def _train_batch(est, network, state, batch, last_good, position) -> float:
+    """One mini-batch: one optimizer step, or one per time window with ``bptt_steps``."""
+    seqs, targets, weights = batch
+    epoch, number = position
+
+    def learn(loss: float, grad: np.ndarray, window: str = "") -> None:
+        where = f"epoch {epoch}, batch {number}" + (f", {window}" if window else "")
+        _backward_and_step(est, network, state, (loss, grad), last_good, where)
+
+    if est.bptt_steps is not None:
+        return train_truncated(est, network, seqs, targets, weights, learn)
+    outputs = network.forward(seqs.values, batch_lengths(seqs.lengths))
+    loss, grad = est._loss(outputs, targets, weights, seqs.lengths)
+    learn(loss, grad)
+    return loss
+
+
+def _backward_and_step(est, network, state, loss_and_grad, last_good, where):
+    """Backpropagate, clip, stop on a non-finite loss or gradient, step the optimizer."""
+    loss, grad = loss_and_grad
+    if not (np.isfinite(loss) and np.isfinite(grad).all()):
+        _diverged(network, last_good, f"the loss became {loss}", state.steps + 1, where)
+    network.backward(grad)
+    if est.clip_value is not None:
+        clip_grad_value(network.grads, est.clip_value)
+    norm = (
+        clip_grad_norm(network.grads, est.clip_norm)
+        if est.clip_norm is not None
+        else global_norm(network.grads)
+    )
+    if not np.isfinite(norm):
+        _diverged(network, last_good, f"the gradient norm became {norm}", state.steps + 1, where)
+    state.optimizer.step(network.grads)
+    state.steps += 1
+
+
+def _diverged(network, last_good, what: str, step: int, where: str):
+    for name, value in last_good.items():
+        network.params[name][...] = value
+    raise TrainingDivergedError(
+        f"training diverged: {what} at optimizer step {step} ({where}); the weights from the "
+        "start of that epoch were kept. Lower learning_rate, set clip_norm, or scale the inputs."
+    )
 
 
 def _progress_bar(epoch: int, done: int, total: int, loss: float) -> None:

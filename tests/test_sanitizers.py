@@ -1,0 +1,121 @@
+"""The C++ core built with AddressSanitizer + UndefinedBehaviorSanitizer (CMake option
+``RNNFAST_SANITIZE``), and the parity and gradient tests run against that build: any report
+aborts the run, so passing means zero reports.
+
+The build takes about two minutes on two cores; the instrumented run about as long.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pybind11
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# what runs under the sanitizers: torch parity of every cell/layout, finite-difference
+# gradients, the network head, and the property tests' random shapes and layouts
+INSTRUMENTED_TESTS = [
+    "tests/test_parity_torch.py",
+    "tests/test_gradcheck.py",
+    "tests/test_network.py",
+    "tests/test_truncated_bptt.py::test_truncated_training_matches_torch_with_detached_state",
+    "tests/test_properties.py::test_module_matches_torch_on_any_shape_layout_and_magnitude",
+]
+
+# Import the package from `package_dir` even when an editable install's finder would redirect
+# `rnnfast` to the normal build, then run pytest.
+BOOTSTRAP = """
+import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "ScikitBuild" not in type(f).__name__]
+sys.path.insert(0, sys.argv[1])
+import rnnfast._core
+assert rnnfast._core.__file__.startswith(sys.argv[1]), rnnfast._core.__file__
+print("instrumented core:", rnnfast._core.__file__, flush=True)
+import pytest
+sys.exit(pytest.main(sys.argv[2:]))
+"""
+
+
+def _runtime(name: str) -> str:
+    path = subprocess.run(
+        ["gcc", f"-print-file-name={name}"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    if not os.path.isabs(path):
+        pytest.fail(f"gcc does not know {name}; the sanitizer runtimes come with gcc")
+    return path
+
+
+@pytest.fixture(scope="module")
+def instrumented_package(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("sanitize")
+    build = work / "build"
+    configure = [
+        "cmake",
+        "-S",
+        str(ROOT),
+        "-B",
+        str(build),
+        "-DRNNFAST_SANITIZE=ON",
+        "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+        "-DSKBUILD_PROJECT_NAME=rnnfast",
+        "-DSKBUILD_PROJECT_VERSION=0.0",
+        f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
+        f"-DPython_EXECUTABLE={sys.executable}",
+    ]
+    for command in (configure, ["cmake", "--build", str(build), "-j", str(os.cpu_count())]):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    package = work / "pkg"
+    shutil.copytree(
+        ROOT / "python" / "rnnfast", package / "rnnfast", ignore=shutil.ignore_patterns("*.so")
+    )
+    (core,) = build.glob("_core*.so")
+    shutil.copy(core, package / "rnnfast")
+    return package
+
+
+def test_parity_tests_pass_under_asan_and_ubsan_with_zero_reports(instrumented_package):
+    linked = subprocess.run(
+        ["ldd", str(next((instrumented_package / "rnnfast").glob("_core*.so")))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "libasan" in linked and "libubsan" in linked  # the build really is instrumented
+
+    env = dict(
+        os.environ,
+        LD_PRELOAD=f"{_runtime('libasan.so')}:{_runtime('libubsan.so')}",
+        # Python and torch are not instrumented and keep memory until exit: leaks are not
+        # this test's subject (tests/test_leaks.py measures growth instead).
+        ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1",
+        UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            BOOTSTRAP,
+            str(instrumented_package),
+            *INSTRUMENTED_TESTS,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-x",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    output = done.stdout + done.stderr
+    assert "instrumented core:" in output, output[-4000:]
+    assert "AddressSanitizer" not in output and "runtime error:" not in output, output[-6000:]
+    assert done.returncode == 0, output[-6000:]
+    assert " passed" in done.stdout.splitlines()[-1]
