@@ -43,6 +43,27 @@ def time_windows(lengths: np.ndarray, steps: int, per_step: bool) -> list[TimeWi
     return windows
 
 
+def windowed_forwards(network, values, lengths, steps: int, per_step: bool, training: bool):
+    """Forward ``network`` over a padded batch ``steps`` time steps at a time, each window
+    starting from the state the previous one ended in; yields ``(window, outputs)``.
+
+    The next forward runs only when the caller asks for the next window, so a caller may
+    backpropagate and update the weights in between (truncated BPTT).
+    """
+    state = None  # the carried state, one row per batch row (rows that ended keep theirs)
+    for window in time_windows(lengths, steps, per_step):
+        rows = window.rows
+        outputs, new_state = network.forward(
+            values[rows, window.start : window.stop],
+            batch_lengths(window.lengths),
+            hx=None if state is None else _take_rows(state, rows),
+            training=training,
+            return_state=True,
+        )
+        state = new_state if state is None else _put_rows(state, rows, new_state)
+        yield window, outputs
+
+
 def train_truncated(est, network, seqs, targets, weights, learn) -> float:
     """Train ``network`` on one mini-batch window by window; returns the batch's loss.
 
@@ -51,16 +72,12 @@ def train_truncated(est, network, seqs, targets, weights, learn) -> float:
     windows' losses averaged with their loss weights, comparable with a full-BPTT batch loss.
     """
     per_step = est._per_step
-    state = None  # the carried state, one row per batch row (rows that ended keep theirs)
     loss_sum = weight_sum = 0.0
-    for window in time_windows(seqs.lengths, est.bptt_steps, per_step):
+    windows = windowed_forwards(
+        network, seqs.values, seqs.lengths, est.bptt_steps, per_step, training=True
+    )
+    for window, outputs in windows:
         rows, span = window.rows, slice(window.start, window.stop)
-        hx = None if state is None else _take_rows(state, rows)
-        outputs, new_state = network.forward(
-            seqs.values[rows, span], batch_lengths(window.lengths), hx=hx, return_state=True
-        )
-        state = new_state if state is None else _put_rows(state, rows, new_state)
-
         if per_step:
             step_weights = weights[rows, span] * per_step_mask(window.lengths, outputs.shape[1])
             loss_weight = float(step_weights.sum())
@@ -91,29 +108,16 @@ def stream_outputs(network, values: np.ndarray, lengths: np.ndarray, window: int
     only one window's activations are held. Same outputs as one forward over the whole batch
     (unidirectional networks only)."""
     per_step = network.per_step
-    outputs = None
-    state = None
-    final = None
-    for win in time_windows(lengths, window, per_step):
-        rows, span = win.rows, slice(win.start, win.stop)
-        hx = None if state is None else _take_rows(state, rows)
-        result, new_state = network.forward(
-            values[rows, span],
-            batch_lengths(win.lengths),
-            hx=hx,
-            training=False,
-            return_state=True,
-        )
-        state = new_state if state is None else _put_rows(state, rows, new_state)
+    result = None
+    for win, outputs in windowed_forwards(network, values, lengths, window, per_step, False):
+        if result is None:
+            shape = (len(lengths), values.shape[1]) if per_step else (len(lengths),)
+            result = np.zeros((*shape, outputs.shape[-1]), outputs.dtype)
         if per_step:
-            if outputs is None:
-                outputs = np.zeros((len(lengths), values.shape[1], result.shape[2]), result.dtype)
-            outputs[rows, span] = result
+            result[win.rows, win.start : win.stop] = outputs
         else:
-            if final is None:
-                final = np.zeros((len(lengths), result.shape[1]), result.dtype)
-            final[rows[win.scored]] = result[win.scored]
-    return outputs if per_step else final
+            result[win.rows[win.scored]] = outputs[win.scored]
+    return result
 
 
 def _take_rows(state, rows):
