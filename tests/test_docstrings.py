@@ -16,6 +16,7 @@ MODULES = [
     "rnnfast.estimators.regressor",
     "rnnfast.estimators.tagger",
     "rnnfast.nn.recurrent",
+    "rnnfast.nn.stream",
 ]
 
 

@@ -20,7 +20,9 @@
 //                        T* dgx, T* dgh, T* dh_prev);
 //     cache:  [C*H] what forward wrote; h, c: [H] the states forward produced
 //     dh:     [H] in: total gradient w.r.t. h_t;  dc: [H] in: dL/dc_t, out: dL/dc_{t-1}
-//     dgx:    [G*H] out: gradient w.r.t. the input pre-activation (x_t @ W_ih^T + b_ih)
-//     dgh:    [G*H] out, only when kSplitRecurrentGrad: w.r.t. (h_prev @ W_hh^T + b_hh)
+//     dgx:    [G*H] out, every entry written: gradient w.r.t. the input pre-activation
+//             (x_t @ W_ih^T + b_ih)
+//     dgh:    [G*H] out, every entry written, only when kSplitRecurrentGrad: w.r.t.
+//             (h_prev @ W_hh^T + b_hh)
 //     dh_prev:[H] out: gradient reaching h_prev directly, not through W_hh
 #pragma once

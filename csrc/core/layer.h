@@ -174,9 +174,13 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
   const size_t TB = size_t(d.T) * B;
   constexpr bool kCell = Cell::kHasCellState;
 
-  // Rows of inactive steps stay zero, so they add nothing to any weight gradient.
-  std::vector<T> dgx(TB * GH), dgh_split(Cell::kSplitRecurrentGrad ? TB * GH : 0);
-  T* dgh = Cell::kSplitRecurrentGrad ? dgh_split.data() : dgx.data();
+  // Left uninitialised: the step loop writes every row, zeros for inactive steps, so those add
+  // nothing to any weight gradient (zero-filling the whole buffers up front cost a pass over
+  // them and their pages before any work).
+  std::unique_ptr<T[]> dgx_buffer(new T[TB * GH]);
+  std::unique_ptr<T[]> dgh_split(Cell::kSplitRecurrentGrad ? new T[TB * GH] : nullptr);
+  T* dgx = dgx_buffer.get();
+  T* dgh = Cell::kSplitRecurrentGrad ? dgh_split.get() : dgx;
   std::vector<T> dh(slot_size), dh_prev(slot_size), dc(kCell ? slot_size : 0);
   if (dh_n) std::memcpy(dh.data(), dh_n, sizeof(T) * slot_size);
   if (kCell && dc_n) std::memcpy(dc.data(), dc_n, sizeof(T) * slot_size);
@@ -194,7 +198,7 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
       const T* h_cur = cache.h + slot(s + 1) * slot_size;
       const T* c_prev = kCell ? cache.c + slot(s) * slot_size : nullptr;
       const T* c_cur = kCell ? cache.c + slot(s + 1) * slot_size : nullptr;
-      T* dgx_t = dgx.data() + size_t(t) * B * GH;
+      T* dgx_t = dgx + size_t(t) * B * GH;
       T* dgh_t = dgh + size_t(t) * B * GH;
 
       for (int b = slice.b0; b < slice.b1; ++b) {
@@ -210,6 +214,8 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
                          dgx_t + size_t(b) * GH, dgh_t + size_t(b) * GH, dh_next + row);
         } else {  // the state was carried through this step: so is its gradient
           copy_row(dh_next + row, dh_b, H);
+          zero_row(dgx_t + size_t(b) * GH, GH);
+          if constexpr (Cell::kSplitRecurrentGrad) zero_row(dgh_t + size_t(b) * GH, GH);
         }
       }
       times_w_hh.multiply(slice.rows(), dgh_t + size_t(slice.b0) * GH, GH,
@@ -225,11 +231,11 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
   const T* h_before = cache.h + (reverse ? slot_size : 0);
   blas::parallel_gemm<T>(true, false, GH, H, int(TB), T(1), dgh, GH, h_before, H, T(1),
                          grads.w_hh, H);
-  blas::parallel_gemm<T>(true, false, GH, d.I, int(TB), T(1), dgx.data(), GH, x, d.I, T(1),
+  blas::parallel_gemm<T>(true, false, GH, d.I, int(TB), T(1), dgx, GH, x, d.I, T(1),
                          grads.w_ih, d.I);
-  blas::parallel_gemm<T>(false, false, int(TB), d.I, GH, T(1), dgx.data(), GH, w.w_ih, d.I, T(1),
-                         dx, d.I);
-  add_column_sums(dgx.data(), TB, GH, grads.b_ih);
+  blas::parallel_gemm<T>(false, false, int(TB), d.I, GH, T(1), dgx, GH, w.w_ih, d.I, T(1), dx,
+                         d.I);
+  add_column_sums(dgx, TB, GH, grads.b_ih);
   add_column_sums(dgh, TB, GH, grads.b_hh);
 }
 

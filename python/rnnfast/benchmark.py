@@ -10,6 +10,12 @@ fast wrong answer cannot look good.
     rnnfast bench --quick                # fewer repetitions, for a smoke run
     python bench/bench_rnn.py [--quick]  # the same, from a checkout
 
+It also times streaming (one step of a batch-1 sequence: ``module.stream().step`` against
+torch's module called per step with its state), measures the peak resident memory of a
+training step of each library in fresh processes, and ends with one verdict line per target
+of the performance issue; a missed speed target states the GFLOP/s it would need, as a share
+of the measured SGEMM peak, so a target beyond the machine shows as such.
+
 Importing this module imports PyTorch (the peer it measures against).
 """
 
@@ -21,6 +27,8 @@ import glob
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 
@@ -43,6 +51,11 @@ GRID = [
     (20, 256, 1024, 1024),
     (200, 1, 16, 64),
 ]
+# One step of one sequence: (batch, input, hidden) of the streaming target.
+STREAM_SHAPE = (1, 16, 64)
+# Targets of the performance issue (ratio = rnnfast time / torch time).
+TRAIN_TARGET_SMALL, TRAIN_TARGET_LARGE, INFER_TARGET = 0.5, 0.9, 0.5
+STREAM_TARGET_SPEEDUP, EFFICIENCY_TARGET = 10.0, 0.70
 CELLS = {
     "lstm": (nn.LSTM, torch.nn.LSTM, 4),
     "gru": (nn.GRU, torch.nn.GRU, 3),
@@ -203,11 +216,131 @@ def bench_config(cfg: Config, repeats: int) -> list[dict]:
     return rows
 
 
+def bench_streaming(cell: str, steps: int = 2000, repeats: int = 5) -> dict:
+    """Seconds per step: ``stream.step`` vs torch's module called per step with its state."""
+    batch, inputs, hidden = STREAM_SHAPE
+    ours, theirs = build_pair(Config(cell, 1, batch, inputs, hidden))
+    xs = np.random.default_rng(2).standard_normal((steps, batch, inputs)).astype(np.float32)
+    xs_t = torch.from_numpy(xs[:, :, None, :])  # torch's batch-first (batch, time=1, input)
+
+    def run_ours():
+        stream = ours.stream(batch_size=batch)
+        return [stream.step(x) for x in xs]
+
+    def run_torch():
+        state, outs = None, []
+        with torch.inference_mode():
+            for x in xs_t:
+                out, state = theirs(x, state)
+                outs.append(out[:, 0])
+        return outs
+
+    agree = bool(
+        np.allclose(
+            np.stack(run_ours()[:50]),
+            np.stack([o.numpy() for o in run_torch()[:50]]),
+            rtol=1e-3,
+            atol=1e-4,
+        )
+    )
+    t_ours, t_torch = median_alternating(run_ours, run_torch, repeats)
+    return {"cell": cell, "ours": t_ours / steps, "torch": t_torch / steps, "agree": agree}
+
+
+# glibc returns a freed block above its mmap threshold to the system, but raises the threshold
+# when such a block is freed, so later blocks of that size stay in the heap once freed: a
+# warm-up would then hide a step's allocations from RSS in either library. A fixed threshold
+# keeps the measurement about the step.
+_PROBE_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072"}
+
+
+def _status_mib(key: str) -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{key} not in /proc/self/status")
+
+
+def _memory_probe(peer: str, cfg: Config) -> float:
+    """Peak RSS growth (MiB) of one training step, after a warm-up step on another module."""
+    import gc
+
+    rng = np.random.default_rng(1)
+    width = cfg.H * (2 if cfg.bidirectional else 1)
+    x = rng.standard_normal((cfg.B, cfg.T, cfg.I)).astype(np.float32)
+    grad = rng.standard_normal((cfg.B, cfg.T, width)).astype(np.float32)
+    x_t, grad_t = torch.from_numpy(x), torch.from_numpy(grad)
+
+    def step(module):
+        if peer == "ours":
+            out, _ = module.forward(x)
+            return out, module.backward(grad)[0]
+        xt = x_t.clone().requires_grad_(True)
+        out, _ = module(xt)
+        (out * grad_t).sum().backward()
+        return out, xt.grad
+
+    pick = 0 if peer == "ours" else 1
+    warm = build_pair(cfg)[pick]
+    step(warm)  # warm-up: thread pools, oneDNN primitives; its results are dropped with it
+    del warm
+    gc.collect()
+    module = build_pair(cfg)[pick]
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # reset the peak (VmHWM) to the current RSS
+    before = _status_mib("VmRSS:")
+    result = step(module)
+    peak = _status_mib("VmHWM:")
+    del result
+    return peak - before
+
+
+def measure_training_memory(cfg: Config) -> tuple[float, float] | None:
+    """(rnnfast MiB, torch MiB) of a training step, each in a fresh process; None off Linux."""
+    if not os.path.exists("/proc/self/clear_refs"):
+        return None
+    mib = []
+    for peer in ("ours", "torch"):
+        args = [peer, cfg.cell, cfg.T, cfg.B, cfg.I, cfg.H, cfg.layers, int(cfg.bidirectional)]
+        command = [sys.executable, "-m", "rnnfast.benchmark", "--memory-probe", *map(str, args)]
+        env = {**os.environ, **_PROBE_ENV}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+        mib.append(float(done.stdout.split()[-1]))
+    return mib[0], mib[1]
+
+
 def configs(cells: list[str], shapes: list[tuple]) -> list[Config]:
     out = [Config(cell, *shape) for shape in shapes for cell in cells]
     if "lstm" in cells:
         out += [Config("lstm", 100, 64, 128, 256, layers=2, bidirectional=True)]
     return out
+
+
+def train_target(cfg: Config) -> float:
+    return TRAIN_TARGET_SMALL if cfg.H <= 256 else TRAIN_TARGET_LARGE
+
+
+def speed_verdict(name: str, rows: list[dict], target_of, peak: float) -> str:
+    """One line: met, or each miss with the GFLOP/s that meeting it would take."""
+    misses = []
+    for row in rows:
+        target = target_of(row["cfg"])
+        ratio = row["ours"] / row["torch"]
+        if ratio > target:
+            needed = row["gflops"] * ratio / target  # same flops in target * torch's time
+            bound = " (beyond the machine)" if needed > peak else ""
+            misses.append(
+                f"{row['cfg'].cell} H={row['cfg'].H}"
+                f"{' L2 bi' if row['cfg'].bidirectional else ''} {ratio:.2f}: needs "
+                f"{needed:.0f} GFLOP/s = {needed / peak:.0%} of peak{bound}"
+            )
+    if not rows:
+        return f"{name}: not measured"
+    if not misses:
+        return f"{name}: MET on all {len(rows)} configurations"
+    return f"{name}: MISSED on {len(misses)} of {len(rows)}: " + "; ".join(misses)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,7 +350,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-hidden", type=int, default=None, help="skip grid shapes with a larger hidden size"
     )
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the peak-memory measurements"
+    )
+    parser.add_argument("--memory-probe", nargs=8, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_probe:  # a child process of measure_training_memory
+        peer, cell, *sizes, bidirectional = args.memory_probe
+        cfg = Config(cell, *map(int, sizes), bidirectional=bool(int(bidirectional)))
+        print(f"{_memory_probe(peer, cfg):.2f}")
+        return 0
     repeats = 3 if args.quick else 7
     shapes = [s for s in GRID if args.max_hidden is None or s[3] <= args.max_hidden]
 
@@ -235,10 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     print("-" * len(header))
-    all_agree = True
+    all_agree, rows = True, []
     for cfg in configs(args.cells, shapes):
         for row in bench_config(cfg, repeats):
             all_agree &= row["agree"]
+            rows.append(row)
             print(
                 f"{cfg.label:<40} {row['mode']:<5} {1e3 * row['ours']:>10.2f} "
                 f"{1e3 * row['torch']:>10.2f} {row['ours'] / row['torch']:>6.2f} "
@@ -253,9 +396,84 @@ def main(argv: list[str] | None = None) -> int:
             f"\nnote: the SGEMM peak measured after the grid was {peak_after:.1f} GFLOP/s; "
             f"%peak above used {peak:.1f} and overstates by {peak_after / peak - 1:.0%}"
         )
+    peak = max(peak, peak_after)
     print(
         "\nratio = rnnfast time / torch time (median of alternating runs; < 1 is faster); "
         "GFLOP/s counts GEMM flops (training = 3x forward)."
+    )
+
+    batch, inputs, hidden = STREAM_SHAPE
+    print(f"\nstreaming: one step of one sequence (batch {batch}, input {inputs}, hidden {hidden})")
+    streams = []
+    for cell in args.cells:
+        result = bench_streaming(cell, steps=500 if args.quick else 2000)
+        all_agree &= result["agree"]
+        streams.append(result)
+        print(
+            f"  {cell:<4} rnnfast stream.step {1e6 * result['ours']:7.2f} us   torch module "
+            f"{1e6 * result['torch']:7.2f} us   {result['torch'] / result['ours']:6.1f}x faster"
+            f"   same: {'yes' if result['agree'] else 'NO'}",
+            flush=True,
+        )
+
+    memory = []
+    if not args.no_memory:
+        print("\npeak RSS growth of one training step (fresh process each, after a warm-up):")
+        for cfg in configs(args.cells, shapes):
+            mib = measure_training_memory(cfg)
+            if mib is None:
+                print("  not measured: needs Linux's /proc/self/clear_refs")
+                break
+            memory.append((cfg, *mib))
+            print(
+                f"  {cfg.label:<40} rnnfast {mib[0]:8.1f} MiB   torch {mib[1]:8.1f} MiB   "
+                f"ratio {mib[0] / mib[1]:5.2f}",
+                flush=True,
+            )
+
+    print("\nverdicts (targets of the performance issue):")
+    train_rows = [r for r in rows if r["mode"] == "train"]
+    infer_rows = [r for r in rows if r["mode"] == "infer"]
+    print(
+        "- "
+        + speed_verdict(
+            f"training <= {TRAIN_TARGET_SMALL} (H <= 256) / <= {TRAIN_TARGET_LARGE} (H >= 512)",
+            train_rows,
+            train_target,
+            peak,
+        )
+    )
+    print(
+        "- "
+        + speed_verdict(f"inference <= {INFER_TARGET}", infer_rows, lambda c: INFER_TARGET, peak)
+    )
+    slow = [s for s in streams if s["torch"] / s["ours"] < STREAM_TARGET_SPEEDUP]
+    print(
+        f"- streaming >= {STREAM_TARGET_SPEEDUP:.0f}x: "
+        + ("not measured" if not streams else "MET" if not slow else "MISSED")
+        + " ("
+        + ", ".join(f"{s['cell']} {s['torch'] / s['ours']:.1f}x" for s in streams)
+        + ")"
+    )
+    largest = max(GRID, key=lambda shape: shape[1] * shape[2] * shape[3])
+    big = [r for r in train_rows if (r["cfg"].T, r["cfg"].B, r["cfg"].I, r["cfg"].H) == largest]
+    share = ", ".join(f"{r['cfg'].cell} {r['gflops'] / peak:.0%}" for r in big)
+    met = big and all(r["gflops"] / peak >= EFFICIENCY_TARGET for r in big)
+    print(
+        f"- efficiency >= {EFFICIENCY_TARGET:.0%} of SGEMM peak on {largest}: "
+        + ("not measured" if not big else ("MET" if met else "MISSED") + f" ({share})")
+    )
+    over = [(cfg, a, b) for cfg, a, b in memory if a > b]
+    print(
+        "- memory <= torch: "
+        + (
+            "not measured"
+            if not memory
+            else "MET on all"
+            if not over
+            else f"MISSED on {len(over)} of {len(memory)}: "
+            + "; ".join(f"{' '.join(cfg.label.split())} {a / b:.2f}x" for cfg, a, b in over)
+        )
     )
     if not all_agree:
         print("ERROR: rnnfast and torch disagreed on at least one configuration")

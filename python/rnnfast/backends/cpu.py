@@ -12,6 +12,10 @@ _core = load_core()
 
 CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 
+# Streams (one time step per call, state kept in the extension), float32 and float64.
+Stream32 = _core.Stream32
+Stream64 = _core.Stream64
+
 
 def layer_forward(cell: str, *args, **kwargs):
     """``<cell>_forward`` of the extension; returns ``(h_n, c_n, cache)``."""

@@ -5,6 +5,7 @@ from rnnfast.nn.autoencoder import SequenceAutoencoder
 from rnnfast.nn.dense import Linear
 from rnnfast.nn.network import CELL_TYPES, SequenceNetwork, make_recurrent
 from rnnfast.nn.recurrent import GRU, LSTM, RNN, NoForwardCacheError, RecurrentStack
+from rnnfast.nn.stream import RecurrentStream
 
 __all__ = [
     "CELL_TYPES",
@@ -14,6 +15,7 @@ __all__ = [
     "Linear",
     "NoForwardCacheError",
     "RecurrentStack",
+    "RecurrentStream",
     "SequenceAutoencoder",
     "SequenceNetwork",
     "make_recurrent",

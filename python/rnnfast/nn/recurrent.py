@@ -21,6 +21,7 @@ from rnnfast.nn._validation import (
 )
 from rnnfast.nn.dropout import dropout_mask
 from rnnfast.nn.init import as_generator, torch_default_uniform
+from rnnfast.nn.stream import RecurrentStream
 
 __all__ = ["GRU", "LSTM", "RNN", "NoForwardCacheError", "RecurrentStack"]
 
@@ -236,6 +237,25 @@ class RecurrentStack(SaveMixin):
         return output, self._pack_state(h_n, c_n)
 
     __call__ = forward
+
+    def stream(self, batch_size: int = 1, hx=None):
+        """Open a :class:`~rnnfast.nn.RecurrentStream`: inference one time step per call.
+
+        Parameters
+        ----------
+        batch_size : int, default 1
+            Independent sequences stepped together.
+        hx : array-like, optional
+            Initial state, as ``forward``'s ``hx``; zeros when omitted.
+
+        Returns
+        -------
+        RecurrentStream
+            Its ``step(x_t)`` returns the output at that step and keeps the state for the next
+            call. It copies the weights now; open a new stream after changing them.
+            Bidirectional networks cannot stream (ValueError).
+        """
+        return RecurrentStream(self, batch_size, hx)
 
     # ----------------------------------------------------------------------------- backward
     def backward(self, grad_output: np.ndarray, grad_state=None):
