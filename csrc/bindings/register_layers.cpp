@@ -55,19 +55,26 @@ const T* optional_state(const std::optional<Array<T>>& a, const LayerDims& d, co
   return a->data();
 }
 
-// Checks that an output window of H columns starting at `col` fits in a [T, B, W] array.
-template <typename T>
-void require_window(const Array<T>& a, const LayerDims& d, int col, const char* name) {
-  if (a.ndim() != 3 || a.shape(0) != d.T || a.shape(1) != d.B || col < 0 ||
+// The window of H columns starting at `col` of a [T, B, W] array, or of a [B, T, W] one when
+// batch_first; checks that it fits.
+template <typename T, typename A>
+SequenceRows<T> checked_window(A& a, T* data, const LayerDims& d, int col, bool batch_first,
+                               const char* name) {
+  const py::ssize_t outer = batch_first ? d.B : d.T, inner = batch_first ? d.T : d.B;
+  if (a.ndim() != 3 || a.shape(0) != outer || a.shape(1) != inner || col < 0 ||
       a.shape(2) < py::ssize_t(col) + d.H)
-    throw py::value_error(std::string(name) + " must have shape (T, B, W) with W >= col + H");
+    throw py::value_error(std::string(name) + " must have shape " +
+                          (batch_first ? "(B, T, W)" : "(T, B, W)") + " with W >= col + H");
+  const int ld = int(a.shape(2));
+  return batch_first ? SequenceRows<T>::batch_first(data + col, d.T, ld)
+                     : SequenceRows<T>::time_major(data + col, d.B, ld);
 }
 
 template <class Cell, typename T>
 py::tuple forward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh,
                   const Array<T>& b_ih, const Array<T>& b_hh, const Array<T>& h0,
                   const std::optional<Array<T>>& c0, const std::optional<IndexArray>& lengths,
-                  bool reverse, bool training, Array<T>& y, int y_col) {
+                  bool reverse, bool training, Array<T>& y, int y_col, bool y_batch_first) {
   const Geometry g = geometry<Cell, T>(x, w_hh);
   const LayerDims& d = g.dims;
   const LayerWeights<T> w = checked_weights(g, w_ih, w_hh, b_ih, b_hh);
@@ -75,20 +82,19 @@ py::tuple forward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh,
   require_shape(h0, {d.B, d.H}, "h0");
   const T* c0_ptr = optional_state(c0, d, "c0");
   if (Cell::kHasCellState && !c0_ptr) throw py::value_error("c0 is required for this cell");
-  require_window(y, d, y_col, "y");
   require_writeable(y, "y");
+  const SequenceRows<T> y_rows =
+      checked_window<T>(y, y.mutable_data(), d, y_col, y_batch_first, "y");
 
   Array<T> h_n({d.B, d.H});
   std::optional<Array<T>> c_n;
   if (Cell::kHasCellState) c_n.emplace(std::vector<py::ssize_t>{d.B, d.H});
   T* c_n_ptr = c_n ? c_n->mutable_data() : nullptr;
-  T* y_ptr = y.mutable_data() + y_col;
-  const int ldy = int(y.shape(2));
 
   if (!training) {
     {
       py::gil_scoped_release release;  // pure C++ on buffers we hold references to
-      layer_forward<Cell, T, false>(d, len, reverse, w, x.data(), h0.data(), c0_ptr, y_ptr, ldy,
+      layer_forward<Cell, T, false>(d, len, reverse, w, x.data(), h0.data(), c0_ptr, y_rows,
                                     h_n.mutable_data(), c_n_ptr, nullptr);
     }
     return py::make_tuple(h_n, c_n ? py::object(*c_n) : py::none(), py::none());
@@ -101,7 +107,7 @@ py::tuple forward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh,
                       c_slots ? c_slots->mutable_data() : nullptr};
   {
     py::gil_scoped_release release;  // pure C++ on buffers we hold references to
-    layer_forward<Cell, T, true>(d, len, reverse, w, x.data(), h0.data(), c0_ptr, y_ptr, ldy,
+    layer_forward<Cell, T, true>(d, len, reverse, w, x.data(), h0.data(), c0_ptr, y_rows,
                                  h_n.mutable_data(), c_n_ptr, &cache);
   }
   py::tuple cache_arrays =
@@ -112,9 +118,10 @@ py::tuple forward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh,
 template <class Cell, typename T>
 py::tuple backward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh,
                    const Array<T>& b_ih, const Array<T>& b_hh,
-                   const std::optional<IndexArray>& lengths, bool reverse, const Array<T>& gates,
+                   const std::optional<IndexArray>& lengths, bool reverse, Array<T>& gates,
                    const Array<T>& h_slots, const std::optional<Array<T>>& c_slots,
-                   const Array<T>& dy, int dy_col, const std::optional<Array<T>>& dh_n,
+                   const Array<T>& dy, int dy_col, bool dy_batch_first,
+                   const std::optional<Array<T>>& dh_n,
                    const std::optional<Array<T>>& dc_n, Array<T>& dx, Array<T>& dw_ih,
                    Array<T>& dw_hh, Array<T>& db_ih, Array<T>& db_hh) {
   const Geometry g = geometry<Cell, T>(x, w_hh);
@@ -127,7 +134,8 @@ py::tuple backward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh
     if (!c_slots) throw py::value_error("c_slots is required for this cell");
     require_shape(*c_slots, {d.T + 1, d.B, d.H}, "c_slots");
   }
-  require_window(dy, d, dy_col, "dy");
+  const SequenceRows<const T> dy_rows =
+      checked_window<const T>(dy, dy.data(), d, dy_col, dy_batch_first, "dy");
   const T* dh_n_ptr = optional_state(dh_n, d, "dh_n");
   const T* dc_n_ptr = optional_state(dc_n, d, "dc_n");
   require_shape(dx, {d.T, d.B, d.I}, "dx");
@@ -137,8 +145,9 @@ py::tuple backward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh
   require_shape(db_ih, {GH}, "db_ih");
   require_shape(db_hh, {GH}, "db_hh");
   for (auto* a : {&dx, &dw_ih, &dw_hh, &db_ih, &db_hh}) require_writeable(*a, "gradient output");
+  require_writeable(gates, "gates (backward writes its gradients over the cache)");
 
-  const LayerCache<T> cache{const_cast<T*>(gates.data()), const_cast<T*>(h_slots.data()),
+  const LayerCache<T> cache{gates.mutable_data(), const_cast<T*>(h_slots.data()),
                             c_slots ? const_cast<T*>(c_slots->data()) : nullptr};
   const LayerGrads<T> grads{dw_ih.mutable_data(), dw_hh.mutable_data(), db_ih.mutable_data(),
                             db_hh.mutable_data()};
@@ -147,9 +156,9 @@ py::tuple backward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh
   if (Cell::kHasCellState) dc0.emplace(std::vector<py::ssize_t>{d.B, d.H});
   {
     py::gil_scoped_release release;  // pure C++ on buffers we hold references to
-    layer_backward<Cell, T>(d, len, reverse, w, x.data(), cache, dy.data() + dy_col,
-                            int(dy.shape(2)), dh_n_ptr, dc_n_ptr, dx.mutable_data(), grads,
-                            dh0.mutable_data(), dc0 ? dc0->mutable_data() : nullptr);
+    layer_backward<Cell, T>(d, len, reverse, w, x.data(), cache, dy_rows, dh_n_ptr, dc_n_ptr,
+                            dx.mutable_data(), grads, dh0.mutable_data(),
+                            dc0 ? dc0->mutable_data() : nullptr);
   }
   return py::make_tuple(dh0, dc0 ? py::object(*dc0) : py::none());
 }
@@ -160,18 +169,20 @@ void register_cell_dtype(py::module_& m, const std::string& name) {
         py::arg("w_ih").noconvert(), py::arg("w_hh").noconvert(), py::arg("b_ih").noconvert(),
         py::arg("b_hh").noconvert(), py::arg("h0").noconvert(), py::arg("c0").noconvert(),
         py::arg("lengths").noconvert(), py::arg("reverse"), py::arg("training"),
-        py::arg("y").noconvert(), py::arg("y_col"),
-        "One layer, one direction over a time-major sequence. Returns (h_n, c_n, cache).");
+        py::arg("y").noconvert(), py::arg("y_col"), py::arg("y_batch_first") = false,
+        "One layer, one direction over a time-major sequence x; y is time-major, or "
+        "(B, T, W) when y_batch_first. Returns (h_n, c_n, cache).");
   m.def((name + "_backward").c_str(), &backward<Cell, T>, py::arg("x").noconvert(),
         py::arg("w_ih").noconvert(), py::arg("w_hh").noconvert(), py::arg("b_ih").noconvert(),
         py::arg("b_hh").noconvert(), py::arg("lengths").noconvert(), py::arg("reverse"),
         py::arg("gates").noconvert(), py::arg("h_slots").noconvert(),
         py::arg("c_slots").noconvert(), py::arg("dy").noconvert(), py::arg("dy_col"),
+        py::arg("dy_batch_first") = false,
         py::arg("dh_n").noconvert(), py::arg("dc_n").noconvert(), py::arg("dx").noconvert(),
         py::arg("dw_ih").noconvert(), py::arg("dw_hh").noconvert(),
         py::arg("db_ih").noconvert(), py::arg("db_hh").noconvert(),
-        "BPTT of one layer and direction; accumulates into dx and the weight gradients. "
-        "Returns (dh0, dc0).");
+        "BPTT of one layer and direction; accumulates into dx and the weight gradients and "
+        "consumes the cache (its gates are overwritten with gradients). Returns (dh0, dc0).");
 }
 
 template <class Cell>

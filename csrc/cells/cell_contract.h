@@ -4,8 +4,9 @@
 //   static constexpr int  kGates;             G: gate blocks in W_ih / W_hh (torch order)
 //   static constexpr int  kCacheWidth;        C: cache row width in units of H (C >= G)
 //   static constexpr bool kHasCellState;      true for LSTM (c state next to h)
-//   static constexpr bool kSplitRecurrentGrad true when d(pre-activation) differs between the
-//                                             input and the recurrent product (GRU's n gate)
+//   static constexpr bool kSplitRecurrentGrad true when d(pre-activation) of the last gate block
+//                                             differs between the input and the recurrent
+//                                             product (GRU's n gate)
 //
 //   template <typename T, bool Training>
 //   static void forward(int H, T* gates, const T* rec, const T* b_ih, const T* b_hh,
@@ -15,14 +16,20 @@
 //     b_ih, b_hh: [G*H] biases; h_prev, c_prev: [H] in; h, c: [H] out (c null unless LSTM)
 //
 //   template <typename T>
-//   static void backward(int H, const T* cache, const T* h_prev, const T* c_prev,
-//                        const T* h, const T* c, const T* dh, T* dc,
-//                        T* dgx, T* dgh, T* dh_prev);
-//     cache:  [C*H] what forward wrote; h, c: [H] the states forward produced
+//   static void backward(int H, T* cache, const T* h_prev, const T* c_prev,
+//                        const T* h, const T* c, const T* dh, T* dc, T* dh_prev);
+//     cache:  [C*H] in: what forward wrote; out: the pre-activation gradients, written over it
+//             (so backward needs no buffer of its own; see "Gradient row" below)
+//     h, c:   [H] the states forward produced
 //     dh:     [H] in: total gradient w.r.t. h_t;  dc: [H] in: dL/dc_t, out: dL/dc_{t-1}
-//     dgx:    [G*H] out, every entry written: gradient w.r.t. the input pre-activation
-//             (x_t @ W_ih^T + b_ih)
-//     dgh:    [G*H] out, every entry written, only when kSplitRecurrentGrad: w.r.t.
-//             (h_prev @ W_hh^T + b_hh)
 //     dh_prev:[H] out: gradient reaching h_prev directly, not through W_hh
+//
+//   Gradient row, what backward leaves in cache (every entry of the first G*H, or (G+1)*H
+//   when split, written):
+//     [0, G*H)        d/d(h_prev @ W_hh^T + b_hh), the recurrent pre-activation
+//     input side      d/d(x_t @ W_ih^T + b_ih) equals it, except when kSplitRecurrentGrad:
+//                     then the last gate block's input-side gradient is in [G*H, (G+1)*H)
+//                     (so C >= G + 1) and blocks 0..G-2 are shared.
+//   In place is safe because iteration j reads and writes only entries j, H+j, 2H+j, ... and
+//   reads them all before writing: iterations never see each other's writes.
 #pragma once

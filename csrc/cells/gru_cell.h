@@ -2,7 +2,8 @@
 //   r = s(W_ir x + b_ir + W_hr h + b_hr),  z = s(W_iz x + b_iz + W_hz h + b_hz)
 //   n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h
 // Cache: [r, z, n, W_hn h + b_hn]. Because r multiplies only the recurrent part of n, the
-// gradient w.r.t. the recurrent pre-activation differs from the input one in that block.
+// gradient w.r.t. the recurrent pre-activation differs from the input one in that block:
+// backward leaves [dr, dz, dn * r, dn] (pre-activation gradients; the last one input side).
 #pragma once
 
 #include "../core/activations.h"
@@ -36,19 +37,16 @@ struct GruCell {
   }
 
   template <typename T>
-  static void backward(int H, const T* cache, const T* h_prev, const T* /*c_prev*/,
-                       const T* /*h*/, const T* /*c*/, const T* dh, T* /*dc*/, T* dgx, T* dgh,
-                       T* dh_prev) {
+  static void backward(int H, T* cache, const T* h_prev, const T* /*c_prev*/, const T* /*h*/,
+                       const T* /*c*/, const T* dh, T* /*dc*/, T* dh_prev) {
 #pragma omp simd
     for (int j = 0; j < H; ++j) {
       const T r = cache[j], z = cache[H + j], n = cache[2 * H + j], hn = cache[3 * H + j];
       const T dn_pre = dh[j] * (T(1) - z) * tanh_grad_from_output(n);
-      const T dr_pre = dn_pre * hn * sigmoid_grad_from_output(r);
-      const T dz_pre = dh[j] * (h_prev[j] - n) * sigmoid_grad_from_output(z);
-      dgx[j] = dgh[j] = dr_pre;
-      dgx[H + j] = dgh[H + j] = dz_pre;
-      dgx[2 * H + j] = dn_pre;
-      dgh[2 * H + j] = dn_pre * r;
+      cache[j] = dn_pre * hn * sigmoid_grad_from_output(r);
+      cache[H + j] = dh[j] * (h_prev[j] - n) * sigmoid_grad_from_output(z);
+      cache[2 * H + j] = dn_pre * r;  // recurrent side: r scales W_hn h + b_hn
+      cache[3 * H + j] = dn_pre;      // input side
       dh_prev[j] = dh[j] * z;
     }
   }

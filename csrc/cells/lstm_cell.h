@@ -37,18 +37,17 @@ struct LstmCell {
   }
 
   template <typename T>
-  static void backward(int H, const T* cache, const T* /*h_prev*/, const T* c_prev,
-                       const T* /*h*/, const T* c, const T* dh, T* dc, T* dgx, T* /*dgh*/,
-                       T* dh_prev) {
+  static void backward(int H, T* cache, const T* /*h_prev*/, const T* c_prev, const T* /*h*/,
+                       const T* c, const T* dh, T* dc, T* dh_prev) {
 #pragma omp simd
     for (int j = 0; j < H; ++j) {
       const T i = cache[j], f = cache[H + j], g = cache[2 * H + j], o = cache[3 * H + j];
       const T tanh_c = tanh_act(c[j]);
       const T dc_total = dc[j] + dh[j] * o * tanh_grad_from_output(tanh_c);
-      dgx[j] = dc_total * g * sigmoid_grad_from_output(i);
-      dgx[H + j] = dc_total * c_prev[j] * sigmoid_grad_from_output(f);
-      dgx[2 * H + j] = dc_total * i * tanh_grad_from_output(g);
-      dgx[3 * H + j] = dh[j] * tanh_c * sigmoid_grad_from_output(o);
+      cache[j] = dc_total * g * sigmoid_grad_from_output(i);
+      cache[H + j] = dc_total * c_prev[j] * sigmoid_grad_from_output(f);
+      cache[2 * H + j] = dc_total * i * tanh_grad_from_output(g);
+      cache[3 * H + j] = dh[j] * tanh_c * sigmoid_grad_from_output(o);
       dc[j] = dc_total * f;
       dh_prev[j] = T(0);
     }

@@ -19,7 +19,8 @@ struct ReluActivation {
 template <class Activation>
 struct RnnCell {
   static constexpr int kGates = 1;
-  static constexpr int kCacheWidth = 1;  // unused: backward needs only h, kept by the layer
+  static constexpr int kCacheWidth = 1;  // backward needs only h (kept by the layer);
+                                         // the row holds its gradient
   static constexpr bool kHasCellState = false;
   static constexpr bool kSplitRecurrentGrad = false;
 
@@ -31,12 +32,11 @@ struct RnnCell {
   }
 
   template <typename T>
-  static void backward(int H, const T* /*cache*/, const T* /*h_prev*/, const T* /*c_prev*/,
-                       const T* h, const T* /*c*/, const T* dh, T* /*dc*/, T* dgx,
-                       T* /*dgh*/, T* dh_prev) {
+  static void backward(int H, T* cache, const T* /*h_prev*/, const T* /*c_prev*/, const T* h,
+                       const T* /*c*/, const T* dh, T* /*dc*/, T* dh_prev) {
 #pragma omp simd
     for (int j = 0; j < H; ++j) {
-      dgx[j] = dh[j] * Activation::grad_from_output(h[j]);
+      cache[j] = dh[j] * Activation::grad_from_output(h[j]);
       dh_prev[j] = T(0);
     }
   }

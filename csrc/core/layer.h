@@ -5,7 +5,8 @@
 //   forward:  one GEMM projects every step's input (x @ W_ih^T); then per step one GEMM for the
 //             recurrent product of all gates and one fused pointwise pass over the batch.
 //   backward: per step only dh_{t-1} = dG_t @ W_hh is sequential; dW_ih, dW_hh and dx are
-//             single GEMMs over all steps, the biases column sums of dG.
+//             single GEMMs over all steps (two for GRU's split gradient), the biases column
+//             sums of dG. dG is written over the forward's cache, row by row.
 //
 // Hidden states live in "slots". Training keeps T + 1 slots ordered by time, so the state
 // before step t is one contiguous [T, B, H] block for the dW_hh GEMM:
@@ -81,12 +82,12 @@ inline int64_t batch_grain(int gate_width, int H) {
   return std::max<int64_t>(4, (int64_t(1) << 16) / (int64_t(gate_width) * H + 1));
 }
 
-// x: [T, B, I] in. y: [T, B, ldy] out, H columns from y written (zeros past a sample's length).
+// x: [T, B, I] in. y: out, H columns of each row written (zeros past a sample's length).
 // h0, c0: [B, H] in (c0 only for cells with a cell state). h_n, c_n: [B, H] out, taken at each
 // sample's last valid step. cache: written when Training, ignored (may be null) otherwise.
 template <class Cell, typename T, bool Training>
 void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const LayerWeights<T>& w,
-                   const T* x, const T* h0, const T* c0, T* y, int ldy, T* h_n, T* c_n,
+                   const T* x, const T* h0, const T* c0, SequenceRows<T> y, T* h_n, T* c_n,
                    LayerCache<T>* cache) {
   const int B = d.B, H = d.H;
   const int GH = Cell::kGates * H, CW = Cell::kCacheWidth * H;
@@ -129,7 +130,7 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
                             /*accumulate=*/false);
       for (int b = slice.b0; b < slice.b1; ++b) {
         const size_t row = size_t(b) * H;
-        T* y_row = y + (size_t(t) * B + b) * ldy;
+        T* y_row = y.row(t, b);
         if (lengths.active(b, t)) {
           Cell::template forward<T, Training>(H, gates + (size_t(t) * B + b) * CW,
                                               rec.get() + size_t(b) * GH, w.b_ih, w.b_hh,
@@ -148,24 +149,40 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
   if constexpr (kCell) std::memcpy(c_n, c_slots + slot(d.T) * slot_size, sizeof(T) * slot_size);
 }
 
-// Adds column sums of a [rows, cols] matrix (leading dimension cols) to out[cols].
+// Adds column sums of a [rows, cols] matrix (leading dimension ld) to out[cols].
 template <typename T>
-void add_column_sums(const T* m, size_t rows, int cols, T* out) {
+void add_column_sums(const T* m, size_t rows, int cols, int ld, T* out) {
   parallel_blocks(cols, 64, [&](int64_t j0, int64_t j1) {
     for (size_t r = 0; r < rows; ++r) {
-      const T* row = m + r * cols;
+      const T* row = m + r * ld;
 #pragma omp simd
       for (int64_t j = j0; j < j1; ++j) out[j] += row[j];
     }
   });
 }
 
+// Where the input-side pre-activation gradient of a block of gate rows sits in a gradient row
+// (cells/cell_contract.h): gate rows [gate_row, gate_row + width) of W_ih are matched by
+// columns [column, column + width).
+struct InputGradSpan {
+  int gate_row, column, width;
+};
+
+template <class Cell>
+std::vector<InputGradSpan> input_grad_spans(int H) {
+  const int GH = Cell::kGates * H;
+  if (!Cell::kSplitRecurrentGrad) return {{0, 0, GH}};
+  return {{0, 0, GH - H}, {GH - H, GH, H}};  // shared blocks, then the last one moved past GH
+}
+
 // BPTT through one layer and direction, given the cache of a training layer_forward.
-// dy: [T, B, lddy] in, H columns used (gradient w.r.t. y). dh_n, dc_n: [B, H] in, may be null.
+// dy: in, H columns of each row used (gradient w.r.t. y). dh_n, dc_n: [B, H] in, may be null.
 // dx: [T, B, I] accumulated (+=). grads: accumulated (+=). dh0, dc0: [B, H] out.
+// Consumes the cache: each gates row is overwritten with its pre-activation gradients, so the
+// only buffers BPTT needs besides the cache are a few [B, H] states.
 template <class Cell, typename T>
 void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const LayerWeights<T>& w,
-                    const T* x, const LayerCache<T>& cache, const T* dy, int lddy,
+                    const T* x, const LayerCache<T>& cache, SequenceRows<const T> dy,
                     const T* dh_n, const T* dc_n, T* dx, const LayerGrads<T>& grads, T* dh0,
                     T* dc0) {
   const int B = d.B, H = d.H;
@@ -174,13 +191,7 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
   const size_t TB = size_t(d.T) * B;
   constexpr bool kCell = Cell::kHasCellState;
 
-  // Left uninitialised: the step loop writes every row, zeros for inactive steps, so those add
-  // nothing to any weight gradient (zero-filling the whole buffers up front cost a pass over
-  // them and their pages before any work).
-  std::unique_ptr<T[]> dgx_buffer(new T[TB * GH]);
-  std::unique_ptr<T[]> dgh_split(Cell::kSplitRecurrentGrad ? new T[TB * GH] : nullptr);
-  T* dgx = dgx_buffer.get();
-  T* dgh = Cell::kSplitRecurrentGrad ? dgh_split.get() : dgx;
+  T* grad_rows = cache.gates;  // [T, B, CW]: the cache going in, gradient rows coming out
   std::vector<T> dh(slot_size), dh_prev(slot_size), dc(kCell ? slot_size : 0);
   if (dh_n) std::memcpy(dh.data(), dh_n, sizeof(T) * slot_size);
   if (kCell && dc_n) std::memcpy(dc.data(), dc_n, sizeof(T) * slot_size);
@@ -198,27 +209,25 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
       const T* h_cur = cache.h + slot(s + 1) * slot_size;
       const T* c_prev = kCell ? cache.c + slot(s) * slot_size : nullptr;
       const T* c_cur = kCell ? cache.c + slot(s + 1) * slot_size : nullptr;
-      T* dgx_t = dgx + size_t(t) * B * GH;
-      T* dgh_t = dgh + size_t(t) * B * GH;
+      T* grad_rows_t = grad_rows + size_t(t) * B * CW;
 
       for (int b = slice.b0; b < slice.b1; ++b) {
         const size_t row = size_t(b) * H;
         T* dh_b = dh_cur + row;
         if (lengths.active(b, t)) {
-          const T* dy_row = dy + (size_t(t) * B + b) * lddy;
+          const T* dy_row = dy.row(t, b);
 #pragma omp simd
           for (int j = 0; j < H; ++j) dh_b[j] += dy_row[j];
-          Cell::backward(H, cache.gates + (size_t(t) * B + b) * CW, h_prev + row,
+          Cell::backward(H, grad_rows_t + size_t(b) * CW, h_prev + row,
                          kCell ? c_prev + row : nullptr, h_cur + row,
                          kCell ? c_cur + row : nullptr, dh_b, kCell ? dc.data() + row : nullptr,
-                         dgx_t + size_t(b) * GH, dgh_t + size_t(b) * GH, dh_next + row);
+                         dh_next + row);
         } else {  // the state was carried through this step: so is its gradient
           copy_row(dh_next + row, dh_b, H);
-          zero_row(dgx_t + size_t(b) * GH, GH);
-          if constexpr (Cell::kSplitRecurrentGrad) zero_row(dgh_t + size_t(b) * GH, GH);
+          zero_row(grad_rows_t + size_t(b) * CW, CW);  // adds nothing to any weight gradient
         }
       }
-      times_w_hh.multiply(slice.rows(), dgh_t + size_t(slice.b0) * GH, GH,
+      times_w_hh.multiply(slice.rows(), grad_rows_t + size_t(slice.b0) * CW, CW,
                           dh_next + size_t(slice.b0) * H, H, /*accumulate=*/true);
       std::swap(dh_cur, dh_next);
     }
@@ -229,14 +238,17 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
 
   // The state before step t, for every t, is one contiguous block of slots.
   const T* h_before = cache.h + (reverse ? slot_size : 0);
-  blas::parallel_gemm<T>(true, false, GH, H, int(TB), T(1), dgh, GH, h_before, H, T(1),
+  blas::parallel_gemm<T>(true, false, GH, H, int(TB), T(1), grad_rows, CW, h_before, H, T(1),
                          grads.w_hh, H);
-  blas::parallel_gemm<T>(true, false, GH, d.I, int(TB), T(1), dgx, GH, x, d.I, T(1),
-                         grads.w_ih, d.I);
-  blas::parallel_gemm<T>(false, false, int(TB), d.I, GH, T(1), dgx, GH, w.w_ih, d.I, T(1), dx,
-                         d.I);
-  add_column_sums(dgx, TB, GH, grads.b_ih);
-  add_column_sums(dgh, TB, GH, grads.b_hh);
+  add_column_sums(grad_rows, TB, GH, CW, grads.b_hh);
+  for (const InputGradSpan& span : input_grad_spans<Cell>(H)) {
+    const T* dg = grad_rows + span.column;
+    blas::parallel_gemm<T>(true, false, span.width, d.I, int(TB), T(1), dg, CW, x, d.I, T(1),
+                           grads.w_ih + size_t(span.gate_row) * d.I, d.I);
+    blas::parallel_gemm<T>(false, false, int(TB), d.I, span.width, T(1), dg, CW,
+                           w.w_ih + size_t(span.gate_row) * d.I, d.I, T(1), dx, d.I);
+    add_column_sums(dg, TB, span.width, CW, grads.b_ih + span.gate_row);
+  }
 }
 
 }  // namespace rnnfast

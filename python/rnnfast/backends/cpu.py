@@ -23,7 +23,7 @@ def layer_forward(cell: str, *args, **kwargs):
 
 
 def layer_backward(cell: str, *args, **kwargs):
-    """``<cell>_backward`` of the extension; returns ``(dh0, dc0)``."""
+    """``<cell>_backward`` of the extension; returns ``(dh0, dc0)``, overwrites the cache."""
     return getattr(_core, f"{cell}_backward")(*args, **kwargs)
 
 

@@ -31,15 +31,40 @@ class NoForwardCacheError(RuntimeError, ValueError):
 
 
 @dataclass
-class _ForwardCache:
-    """What one training forward keeps for its backward."""
+class _ForwardInputs:
+    """What a training forward started from: enough to run it again, bit for bit."""
 
-    layer_inputs: list[np.ndarray]  # per layer: its time-major input [T, B, in], after dropout
-    dropout_masks: list[np.ndarray | None]  # per layer: the mask applied to its input, scaled
-    direction_caches: list[list[tuple]]  # [layer][direction]: the extension's cache arrays
+    x: np.ndarray  # the first layer's time-major input [T, B, I]
     lengths: np.ndarray | None
-    batch: int
-    time: int
+    h0: np.ndarray
+    c0: np.ndarray | None
+    dropout_masks: list[np.ndarray | None]  # per layer: the mask applied to its input, scaled
+
+
+@dataclass
+class _ForwardCache:
+    """What one training forward keeps for its backward.
+
+    BPTT writes each layer's gate gradients over its cache arrays (so it needs no buffers of its
+    size) and pops the layers as it goes: once ``consumed``, another backward first rebuilds
+    ``layer_inputs`` and ``direction_caches`` by running the forward again from ``inputs``.
+    """
+
+    inputs: _ForwardInputs
+    layer_inputs: list[np.ndarray]  # per layer: its time-major input [T, B, in], after dropout
+    direction_caches: list[list[tuple]]  # [layer][direction]: the extension's cache arrays
+
+    @property
+    def time(self) -> int:
+        return self.inputs.x.shape[0]
+
+    @property
+    def batch(self) -> int:
+        return self.inputs.x.shape[1]
+
+    @property
+    def consumed(self) -> bool:
+        return not self.direction_caches
 
 
 class RecurrentStack(SaveMixin):
@@ -194,17 +219,46 @@ class RecurrentStack(SaveMixin):
         h0, c0 = self._initial_state(hx, batch)
         training = bool(training)
 
-        layer_input = np.ascontiguousarray(x.transpose(1, 0, 2))
+        masks = self._draw_dropout_masks(batch, time) if training else [None] * self.num_layers
+        inputs = _ForwardInputs(
+            np.ascontiguousarray(x.transpose(1, 0, 2)),
+            None if lengths is None else lengths.copy(),
+            h0.copy(),
+            None if c0 is None else c0.copy(),
+            masks,
+        )
+        output, h_n, c_n, layer_inputs, direction_caches = self._run_layers(inputs, training)
+        if training:
+            self._cache = _ForwardCache(inputs, layer_inputs, direction_caches)
+        self._last_forward_was_inference = not training
+        return output, self._pack_state(h_n, c_n)
+
+    def _draw_dropout_masks(self, batch: int, time: int) -> list[np.ndarray | None]:
+        """Per layer, the scaled mask of its input (None for the first layer, or no dropout)."""
+        shape = (time, batch, self.num_directions * self.hidden_size)
+        return [
+            dropout_mask(self._dropout_rng, shape, self.dropout, self.dtype)
+            if layer > 0 and self.dropout > 0
+            else None
+            for layer in range(self.num_layers)
+        ]
+
+    def _run_layers(self, inputs: _ForwardInputs, training: bool):
+        """The forward pass proper: ``(output, h_n, c_n, layer_inputs, direction_caches)``."""
+        time, batch = inputs.x.shape[:2]
+        h0, c0 = inputs.h0, inputs.c0
         h_n = np.empty_like(h0)
         c_n = np.empty_like(c0) if c0 is not None else None
-        layer_inputs, direction_caches, dropout_masks = [], [], []
-        for layer in range(self.num_layers):
-            mask = None
-            if training and layer > 0 and self.dropout > 0:
-                mask = dropout_mask(self._dropout_rng, layer_input.shape, self.dropout, self.dtype)
+        layer_input = inputs.x
+        layer_inputs, direction_caches = [], []
+        for layer, mask in enumerate(inputs.dropout_masks):
+            if mask is not None:
                 layer_input = layer_input * mask
-            dropout_masks.append(mask)
-            y = np.empty((time, batch, self.num_directions * self.hidden_size), self.dtype)
+            # The top layer writes the batch-first output itself (no transposed copy); lower
+            # layers write the time-major input of the next one.
+            top = layer == self.num_layers - 1
+            width = self.num_directions * self.hidden_size
+            y = np.empty((batch, time, width) if top else (time, batch, width), self.dtype)
             caches = []
             for direction in range(self.num_directions):
                 s = layer * self.num_directions + direction
@@ -214,11 +268,12 @@ class RecurrentStack(SaveMixin):
                     *self._layer_weights(layer, direction),
                     h0[s],
                     None if c0 is None else c0[s],
-                    lengths,
+                    inputs.lengths,
                     reverse=direction == 1,
                     training=training,
                     y=y,
                     y_col=direction * self.hidden_size,
+                    y_batch_first=top,
                 )
                 h_n[s] = h_last
                 if c_n is not None:
@@ -227,14 +282,7 @@ class RecurrentStack(SaveMixin):
             layer_inputs.append(layer_input)
             direction_caches.append(caches)
             layer_input = y
-
-        if training:
-            self._cache = _ForwardCache(
-                layer_inputs, dropout_masks, direction_caches, lengths, batch, time
-            )
-        self._last_forward_was_inference = not training
-        output = np.ascontiguousarray(layer_input.transpose(1, 0, 2))
-        return output, self._pack_state(h_n, c_n)
+        return layer_input, h_n, c_n, layer_inputs, direction_caches
 
     __call__ = forward
 
@@ -277,51 +325,76 @@ class RecurrentStack(SaveMixin):
             Gradient w.r.t. the initial state; a tuple ``(grad_h0, grad_c0)`` for LSTM.
 
         The parameter gradients are stored in :attr:`grads` (not accumulated across calls).
+        BPTT writes its gate gradients over the activations the forward saved, so it needs
+        almost no memory of its own; calling ``backward`` again after the same forward first
+        runs that forward again (same inputs, current weights), which costs a forward's time.
         """
         cache = self._require_cache()
         batch, time = cache.batch, cache.time
         width = self.num_directions * self.hidden_size
         grad_output = as_float_array(grad_output, "grad_output", self.dtype, (batch, time, width))
         dh_n, dc_n = self._final_state_grads(grad_state, batch)
+        if cache.consumed:  # an earlier backward overwrote the activations: rebuild them
+            _, _, _, cache.layer_inputs, cache.direction_caches = self._run_layers(
+                cache.inputs, training=True
+            )
 
         grads = {name: np.zeros_like(value) for name, value in self.params.items()}
         dh0 = np.zeros((self.num_layers * self.num_directions, batch, self.hidden_size), self.dtype)
         dc0 = np.zeros_like(dh0) if self._has_cell_state else None
-        dy = np.ascontiguousarray(grad_output.transpose(1, 0, 2))
+        dy = grad_output  # batch-first for the top layer, then each layer's time-major dx
         for layer in reversed(range(self.num_layers)):
-            layer_input = cache.layer_inputs[layer]
-            dx = np.zeros_like(layer_input)
-            for direction in range(self.num_directions):
-                s = layer * self.num_directions + direction
-                sfx = _suffix(layer, direction)
-                gates, h_slots, c_slots = cache.direction_caches[layer][direction]
-                dh_first, dc_first = cpu.layer_backward(
-                    self._cell,
-                    layer_input,
-                    *self._layer_weights(layer, direction),
-                    cache.lengths,
-                    reverse=direction == 1,
-                    gates=gates,
-                    h_slots=h_slots,
-                    c_slots=c_slots,
-                    dy=dy,
-                    dy_col=direction * self.hidden_size,
-                    dh_n=None if dh_n is None else dh_n[s],
-                    dc_n=None if dc_n is None else dc_n[s],
-                    dx=dx,
-                    dw_ih=grads[f"weight_ih{sfx}"],
-                    dw_hh=grads[f"weight_hh{sfx}"],
-                    db_ih=grads[f"bias_ih{sfx}"],
-                    db_hh=grads[f"bias_hh{sfx}"],
-                )
-                dh0[s] = dh_first
-                if dc0 is not None:
-                    dc0[s] = dc_first
-            mask = cache.dropout_masks[layer]
+            # Popped, so each layer's activations are freed as soon as its BPTT is done.
+            dx = self._layer_backward(
+                layer,
+                cache.layer_inputs.pop(),
+                cache.direction_caches.pop(),
+                cache.inputs.lengths,
+                dy,
+                dh_n,
+                dc_n,
+                grads,
+                dh0,
+                dc0,
+            )
+            mask = cache.inputs.dropout_masks[layer]
             dy = dx if mask is None else dx * mask
         self.grads = grads
         grad_input = np.ascontiguousarray(dy.transpose(1, 0, 2))
         return grad_input, self._pack_state(dh0, dc0)
+
+    def _layer_backward(
+        self, layer, layer_input, direction_caches, lengths, dy, dh_n, dc_n, grads, dh0, dc0
+    ) -> np.ndarray:
+        """BPTT of one layer, both directions; fills ``grads``, ``dh0``, ``dc0``, returns dx."""
+        dx = np.zeros_like(layer_input)
+        for direction, (gates, h_slots, c_slots) in enumerate(direction_caches):
+            s = layer * self.num_directions + direction
+            sfx = _suffix(layer, direction)
+            dh_first, dc_first = cpu.layer_backward(
+                self._cell,
+                layer_input,
+                *self._layer_weights(layer, direction),
+                lengths,
+                reverse=direction == 1,
+                gates=gates,
+                h_slots=h_slots,
+                c_slots=c_slots,
+                dy=dy,
+                dy_col=direction * self.hidden_size,
+                dy_batch_first=layer == self.num_layers - 1,
+                dh_n=None if dh_n is None else dh_n[s],
+                dc_n=None if dc_n is None else dc_n[s],
+                dx=dx,
+                dw_ih=grads[f"weight_ih{sfx}"],
+                dw_hh=grads[f"weight_hh{sfx}"],
+                db_ih=grads[f"bias_ih{sfx}"],
+                db_hh=grads[f"bias_hh{sfx}"],
+            )
+            dh0[s] = dh_first
+            if dc0 is not None:
+                dc0[s] = dc_first
+        return dx
 
     # ------------------------------------------------------------------------------ helpers
     def _state_shape(self, batch: int) -> tuple[int, int, int]:
