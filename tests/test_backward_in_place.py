@@ -72,6 +72,18 @@ def test_second_backward_uses_the_current_weights(cell, rng):
     _assert_same(after_change, _grads_of_backward(fresh, grad, None))
 
 
+@pytest.mark.parametrize("shape", [(1, 6, 3), (4, 1, 3)])  # transposes that need no copy
+def test_changing_the_input_after_forward_does_not_change_backward(shape, rng):
+    x = rng.standard_normal(shape)
+    grad = rng.standard_normal((*shape[:2], 4))
+    expected = make_module("gru", 3, 4, random_state=0, dtype=np.float64)
+    expected.forward(x.copy())
+    module = make_module("gru", 3, 4, random_state=0, dtype=np.float64)
+    module.forward(x)
+    x[...] = 0  # the caller reuses its buffer before backward
+    _assert_same(_grads_of_backward(module, grad, None), _grads_of_backward(expected, grad, None))
+
+
 _PROBE = r"""
 import json, sys
 import numpy as np

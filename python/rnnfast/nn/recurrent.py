@@ -220,8 +220,13 @@ class RecurrentStack(SaveMixin):
         training = bool(training)
 
         masks = self._draw_dropout_masks(batch, time) if training else [None] * self.num_layers
+        x_time_major = np.ascontiguousarray(x.transpose(1, 0, 2))
+        if training and np.shares_memory(x_time_major, x):
+            # With one sample or one step the transpose is already contiguous and may be the
+            # caller's own array; backward must not see later changes to it.
+            x_time_major = x_time_major.copy()
         inputs = _ForwardInputs(
-            np.ascontiguousarray(x.transpose(1, 0, 2)),
+            x_time_major,
             None if lengths is None else lengths.copy(),
             h0.copy(),
             None if c0 is None else c0.copy(),
