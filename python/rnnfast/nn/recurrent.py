@@ -40,6 +40,17 @@ class _ForwardInputs:
     c0: np.ndarray | None
     dropout_masks: list[np.ndarray | None]  # per layer: the mask applied to its input, scaled
 
+    def detached_from(self, caller_x: np.ndarray) -> _ForwardInputs:
+        """These inputs with no array the caller can still change, for a later backward.
+
+        The time-major x is the caller's memory only where its transpose needed no copy (one
+        sample or one step); lengths and initial states are small, so they are always copied.
+        """
+        x = self.x.copy() if np.shares_memory(self.x, caller_x) else self.x
+        c0 = None if self.c0 is None else self.c0.copy()
+        lengths = None if self.lengths is None else self.lengths.copy()
+        return _ForwardInputs(x, lengths, self.h0.copy(), c0, self.dropout_masks)
+
 
 @dataclass
 class _ForwardCache:
@@ -220,18 +231,9 @@ class RecurrentStack(SaveMixin):
         training = bool(training)
 
         masks = self._draw_dropout_masks(batch, time) if training else [None] * self.num_layers
-        x_time_major = np.ascontiguousarray(x.transpose(1, 0, 2))
-        if training and np.shares_memory(x_time_major, x):
-            # With one sample or one step the transpose is already contiguous and may be the
-            # caller's own array; backward must not see later changes to it.
-            x_time_major = x_time_major.copy()
-        inputs = _ForwardInputs(
-            x_time_major,
-            None if lengths is None else lengths.copy(),
-            h0.copy(),
-            None if c0 is None else c0.copy(),
-            masks,
-        )
+        inputs = _ForwardInputs(np.ascontiguousarray(x.transpose(1, 0, 2)), lengths, h0, c0, masks)
+        if training:  # backward reads them later, and may run this forward again from them
+            inputs = inputs.detached_from(x)
         output, h_n, c_n, layer_inputs, direction_caches = self._run_layers(inputs, training)
         if training:
             self._cache = _ForwardCache(inputs, layer_inputs, direction_caches)
