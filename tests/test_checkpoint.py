@@ -27,6 +27,14 @@ def _interrupt_after(monkeypatch, checkpoints: int) -> None:
     monkeypatch.setattr(_base, "save", save_then_stop)
 
 
+def load_checkpoint(path):
+    """``rnnfast.load`` of a checkpoint: its checkpoint_path is cleared, with a warning."""
+    with pytest.warns(UserWarning, match="checkpoint_path"):
+        loaded = rnnfast.load(path)
+    assert loaded.checkpoint_path is None
+    return loaded
+
+
 def _data(task: str):
     rng = np.random.default_rng(0)
     X = [rng.normal(size=(n, 2)).astype(np.float32) for n in rng.integers(4, 16, size=24)]
@@ -38,6 +46,8 @@ def _data(task: str):
         return (X, np.array([s[:, 0].sum() for s in X])), "fit"
     if task == "forecaster":
         return (np.sin(np.arange(120) / 5.0) + 0.1 * rng.normal(size=120),), "fit_series"
+    if task == "transcriber":
+        return (X, ["ab"[int(s[0, 0] > 0)] + "ba"[int(s[-1, 1] > 0)] for s in X]), "fit"
     return ("the cat sat on the mat. " * 20,), "fit"
 
 
@@ -64,6 +74,8 @@ ESTIMATORS = {
     ),
     "forecaster": lambda: rnnfast.RNNForecaster(window=12, horizon=2, optimizer="rmsprop"),
     "char_rnn": lambda: rnnfast.CharRNN(seq_length=16),
+    # CTC, with early stopping on 1 - label error rate
+    "transcriber": lambda: rnnfast.SequenceTranscriber(early_stopping=True, patience=50),
 }
 
 
@@ -102,7 +114,7 @@ def test_resumed_fit_is_bit_identical_to_the_uninterrupted_one(tmp_path, monkeyp
         getattr(_make(task, checkpoint_path=path, checkpoint_every=2), fit_method)(*args)
     monkeypatch.undo()
 
-    snapshot = rnnfast.load(path)
+    snapshot = load_checkpoint(path)
     assert snapshot.n_iter_ == 4  # the checkpoint of epoch 4, with its history published
     resumed = snapshot.resume(*args, fit_method=fit_method)
     assert resumed is snapshot
@@ -123,7 +135,7 @@ def test_checkpoint_predicts_and_resumes_after_early_stopping(tmp_path):
         checkpoint_path=path,
     ).fit(X, y)
     assert est.n_iter_ < 40
-    resumed = rnnfast.load(path).resume(X, y)
+    resumed = load_checkpoint(path).resume(X, y)
     assert_same_training(est, resumed)
     assert np.array_equal(resumed.predict_proba(X), est.predict_proba(X))
 
@@ -136,11 +148,11 @@ def test_resume_needs_the_same_data(tmp_path, monkeypatch):
         _make("classifier", checkpoint_path=path).fit(X, y)
     monkeypatch.undo()
     with pytest.raises(ValueError, match="same training data"):
-        rnnfast.load(path).resume(X[:-1], y[:-1])
+        load_checkpoint(path).resume(X[:-1], y[:-1])
     with pytest.raises(ValueError, match="same training data"):
-        rnnfast.load(path).resume(X, y, sample_weight=np.full(len(y), 2.0))
+        load_checkpoint(path).resume(X, y, sample_weight=np.full(len(y), 2.0))
     with pytest.raises(ValueError, match="fit_method"):
-        rnnfast.load(path).resume(X, y, fit_method="predict")
+        load_checkpoint(path).resume(X, y, fit_method="predict")
 
 
 def test_resume_without_an_interrupted_fit(tmp_path):
@@ -164,3 +176,17 @@ def test_checkpoint_parameter_errors(params, error):
     (X, y), _ = _data("classifier")
     with pytest.raises(error, match=next(iter(params))):
         rnnfast.RNNClassifier(max_epochs=1, **params).fit(X, y)
+
+
+def test_a_loaded_file_never_makes_fit_write_where_it_says(tmp_path):
+    """A file naming another file as its checkpoint_path cannot make fit overwrite it."""
+    (X, y), _ = _data("classifier")
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    model = rnnfast.RNNClassifier(hidden_size=4, max_epochs=1, checkpoint_path=victim)
+    model.set_params(checkpoint_path=None).fit(X, y)
+    model.checkpoint_path = victim  # as a crafted file would hold it
+    model.save(tmp_path / "crafted.rnnfast")
+    loaded = load_checkpoint(tmp_path / "crafted.rnnfast")
+    loaded.set_params(warm_start=True).fit(X, y)
+    assert victim.read_text() == "keep me"

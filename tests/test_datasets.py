@@ -101,12 +101,10 @@ def test_classification_floor(name):
 
 
 def test_gunpoint_floor():
-    loader, params, factor, members = classification.CONFIGS["gunpoint"]
-    classification.CONFIGS["gunpoint"] = (loader, dict(params, max_epochs=40), factor, members)
-    try:
-        assert classification.run("gunpoint", seed=0)["accuracy"] > 0.8  # chance 0.51
-    finally:
-        classification.CONFIGS["gunpoint"] = (loader, params, factor, members)
+    # The example's own configuration (100 epochs, about 3 s). A run cut to 40 epochs was not
+    # converged on every CPU: seed 0 scored 0.667 on an AVX2 machine, whose float32 rounding
+    # takes training down another path (seeds 0-2 at 100 epochs: 0.96-0.97 there).
+    assert classification.run("gunpoint", seed=0)["accuracy"] > 0.9  # chance 0.51
 
 
 @pytest.mark.parametrize("name", list(forecasting.CONFIGS))

@@ -15,6 +15,10 @@ MODULES = [
     "rnnfast.estimators.forecaster",
     "rnnfast.estimators.regressor",
     "rnnfast.estimators.tagger",
+    "rnnfast.estimators.transcriber",
+    "rnnfast.metrics",
+    "rnnfast.nn.ctc_decode",
+    "rnnfast.nn.losses",
     "rnnfast.nn.recurrent",
     "rnnfast.nn.stream",
 ]

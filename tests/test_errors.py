@@ -90,13 +90,24 @@ def test_backward_before_forward(module):
         module.backward(np.zeros((2, 5, 8), np.float32))
 
 
-def test_backward_after_inference_forward(module):
-    module.forward(x_ok())
+def test_backward_after_only_inference_forwards(module):
     module.forward(x_ok(), training=False)
     with pytest.raises(ValueError, match="training=False"):
         module.backward(np.zeros((2, 5, 8), np.float32))
     with pytest.raises(RuntimeError):  # also catchable as RuntimeError
         module.backward(np.zeros((2, 5, 8), np.float32))
+
+
+def test_inference_forward_leaves_the_training_forward_to_its_backward(module):
+    """An inference forward between a training forward and its backward changes nothing."""
+    grad = np.random.default_rng(1).standard_normal((2, 5, 8)).astype(np.float32)
+    module.forward(x_ok())
+    expected = module.backward(grad)
+    module.forward(x_ok())
+    module.forward(x_ok(batch=3, time=4), training=False)  # another batch, another shape
+    got = module.backward(grad)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_backward_after_failed_forward(module):

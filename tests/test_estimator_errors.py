@@ -263,3 +263,22 @@ def test_char_rnn_errors():
 def test_early_stopping_needs_two_sequences():
     with pytest.raises(ValueError, match="at least 2 sequences"):
         RNNRegressor(early_stopping=True).fit(X[:1], [1.0])
+
+
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        # equal lengths, different feature counts: not numpy's "inhomogeneous shape"
+        ([np.zeros((5, 3)), np.zeros((5, 4))], ValueError, r"different feature counts \[3, 4\]"),
+        (
+            [np.zeros((5, 3)), scipy.sparse.csr_matrix(np.ones((5, 3)))],
+            TypeError,
+            r"X\[1\] is a sparse",
+        ),
+        ([scipy.sparse.csr_matrix(np.ones((4, 3)))], TypeError, r"X\[0\] is a sparse"),
+    ],
+    ids=["feature-counts", "sparse-item", "sparse-only-item"],
+)
+def test_lists_of_mismatched_or_sparse_sequences_are_named(X, error, match):
+    with pytest.raises(error, match=match):
+        RNNClassifier(max_epochs=1).fit(X, [0, 1][: len(X)])

@@ -337,3 +337,53 @@ def test_save_refuses_what_the_format_cannot_describe():
     est = rnnfast.RNNClassifier(lr_schedule_params={"callback": print})
     with pytest.raises(TypeError, match=r"obj.lr_schedule_params\['callback'\]"):
         est.save(io.BytesIO())
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_saved_files_honour_the_umask(tmp_path, umask):
+    """As numpy's and torch's saves: mode 0666 less the umask (was always 0600)."""
+    import os
+
+    previous = os.umask(umask)
+    try:
+        nn.GRU(2, 3, random_state=0).save(tmp_path / "new.rnnfast")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "new.rnnfast").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_replaced_file_keeps_its_mode(tmp_path):
+    target = tmp_path / "model.rnnfast"
+    nn.GRU(2, 3, random_state=0).save(target)
+    target.chmod(0o640)
+    nn.GRU(2, 3, random_state=1).save(target)
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_temporaries_of_dead_writers_are_removed(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(dead.stdout)  # a process that has ended
+    old = time.time() - 3600
+    stale = tmp_path / f".rnnfast-{dead_pid}-abcd1234.tmp"
+    fresh = tmp_path / f".rnnfast-{dead_pid}-fresh000.tmp"  # a minute has not passed yet
+    alive = tmp_path / f".rnnfast-{os.getpid()}-efgh5678.tmp"  # its writer runs: this process
+    unrelated = tmp_path / ".rnnfast-notes.txt"
+    for path in (stale, fresh, alive, unrelated):
+        path.write_bytes(b"partial")
+    for path in (stale, alive, unrelated):
+        os.utime(path, (old, old))
+    nn.GRU(2, 3, random_state=0).save(tmp_path / "model.rnnfast")
+    assert not stale.exists()
+    assert fresh.exists() and alive.exists() and unrelated.exists()
+    leftovers = {p.name for p in tmp_path.iterdir()} - {fresh.name, alive.name, unrelated.name}
+    assert leftovers == {"model.rnnfast"}  # and the save's own temporary is gone

@@ -18,13 +18,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # what runs under the sanitizers: torch parity of every cell/layout, finite-difference
-# gradients, the network head, and the property tests' random shapes and layouts
+# gradients, the network head, the property tests' random shapes and layouts, and CTC
 INSTRUMENTED_TESTS = [
     "tests/test_parity_torch.py",
     "tests/test_gradcheck.py",
     "tests/test_network.py",
     "tests/test_truncated_bptt.py::test_truncated_training_matches_torch_with_detached_state",
     "tests/test_properties.py::test_module_matches_torch_on_any_shape_layout_and_magnitude",
+    "tests/test_ctc.py",
 ]
 
 # Import the package from `package_dir` even when an editable install's finder would redirect

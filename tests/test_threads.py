@@ -88,3 +88,37 @@ def test_the_gil_is_released_during_compute():
     stamps = np.array([call["start"], *stamps, call["end"]])
     stamps = stamps[(stamps >= call["start"]) & (stamps <= call["end"])]
     assert np.diff(stamps).max() < 0.5 * duration
+
+
+def test_predict_while_fitting_leaves_the_fit_unchanged():
+    """sklearn's ``predict`` never changes fitted state: predictions running in another thread
+    during a (warm-started) fit of the same estimator neither break it nor change it — the fit
+    ends bit-identical to the same fit without them."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(96, 30, 3)).astype(np.float32)
+    y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+
+    def model():
+        return rnnfast.RNNClassifier(
+            hidden_size=32, dropout=0.2, num_layers=2, max_epochs=1, random_state=0
+        ).fit(X, y)
+
+    quiet = model().set_params(max_epochs=6, warm_start=True).fit(X, y)
+    busy = model()
+    stop, predictions = threading.Event(), []
+
+    def predict_continuously():
+        while not stop.is_set():
+            predictions.append(busy.predict_proba(X[:16]))
+
+    thread = threading.Thread(target=predict_continuously)
+    thread.start()
+    try:
+        busy.set_params(max_epochs=6, warm_start=True).fit(X, y)
+    finally:
+        stop.set()
+        thread.join()
+    assert len(predictions) > 1
+    for name, value in quiet.network_.params.items():
+        np.testing.assert_array_equal(busy.network_.params[name], value, err_msg=name)
+    assert busy.loss_curve_ == quiet.loss_curve_

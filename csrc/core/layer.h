@@ -107,8 +107,16 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
   T* c_slots = kCell ? (Training ? cache->c : c_ws.get()) : nullptr;
   std::unique_ptr<T[]> rec(new T[size_t(B) * GH]);  // one step's recurrent product, row b: sample b
 
-  blas::parallel_gemm<T>(false, true, d.T * B, GH, d.I, T(1), x, d.I, w.w_ih, d.I, T(0), gates,
-                         CW);
+  // The input projection of every step, by the packed kernel: each output is one FMA chain
+  // over k in order, whatever the number of rows or their split across threads, so a
+  // sample's result does not depend on its batch, the thread count or the CPU's BLAS kernel
+  // (OpenBLAS's Haswell kernel rounds rows differently by their position in a call), and it
+  // equals stream()'s step by step.
+  const PackedWeights<T> w_ih_packed(w.w_ih, GH, d.I, /*w_is_nk=*/true);
+  parallel_blocks(int64_t(d.T) * B, 64, [&](int64_t r0, int64_t r1) {
+    w_ih_packed.multiply(int(r1 - r0), x + r0 * d.I, d.I, gates + r0 * CW, CW,
+                         /*accumulate=*/false);
+  });
 
   const StateSlots slot{d.T, reverse, Training};
   std::memcpy(h_slots + slot(0) * slot_size, h0, sizeof(T) * slot_size);

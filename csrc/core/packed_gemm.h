@@ -21,24 +21,34 @@
 
 namespace rnnfast {
 
+// The register tile follows the vector registers the build targets. AVX-512: 32 registers of
+// 64 bytes, a 6 x 4 tile (24 accumulators). Otherwise (AVX2, 16 registers of 32 bytes): a
+// 4 x 3 tile (12 accumulators, 3 loads of W and one broadcast); the AVX-512 tile there took 48
+// registers and spilled, running at ~10 GFLOP/s on an AVX2 machine.
+#ifdef __AVX512F__
+constexpr int kVectorBytes = 64, kTileRows = 6, kTileVectors = 4;
+#else
+constexpr int kVectorBytes = 32, kTileRows = 4, kTileVectors = 3;
+#endif
+
 template <typename T>
-struct Vec64;  // one 64-byte vector of T (AVX-512 register; split by the compiler elsewhere)
+struct VecN;  // one vector register of T
 template <>
-struct Vec64<float> {
-  typedef float type __attribute__((vector_size(64)));
+struct VecN<float> {
+  typedef float type __attribute__((vector_size(kVectorBytes)));
 };
 template <>
-struct Vec64<double> {
-  typedef double type __attribute__((vector_size(64)));
+struct VecN<double> {
+  typedef double type __attribute__((vector_size(kVectorBytes)));
 };
 
 template <typename T>
 class PackedWeights {
  public:
-  static constexpr int kLanes = int(64 / sizeof(T));
-  static constexpr int kVectors = 4;                 // vectors of C per row in a tile
+  static constexpr int kLanes = int(kVectorBytes / sizeof(T));
+  static constexpr int kVectors = kTileVectors;      // vectors of C per row in a tile
   static constexpr int kWidth = kVectors * kLanes;   // columns of W per panel
-  static constexpr int kRows = 6;                    // rows of C per tile
+  static constexpr int kRows = kTileRows;            // rows of C per tile
 
   // W: [N, K] row-major (w_is_nk) or [K, N] row-major (its transpose); used as C = A @ W^T.
   PackedWeights(const T* W, int N, int K, bool w_is_nk)
@@ -69,7 +79,7 @@ class PackedWeights {
   }
 
  private:
-  using V = typename Vec64<T>::type;
+  using V = typename VecN<T>::type;
   static constexpr int kKBlock = 512;
 
   // How a tile's sums meet C: C = sums, C += sums, or (later K blocks) the sums start from C,

@@ -10,8 +10,22 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include <pthread.h>
 
 namespace rnnfast {
+
+// libgomp's thread pool does not survive fork(): a child that enters a parallel region waits
+// forever for the parent's threads, which the child does not have, and libgomp has no call to
+// build a new pool. So a forked child runs every block inline on its one thread.
+inline std::atomic<bool>& in_forked_child() {
+  static std::atomic<bool> forked{false};
+  return forked;
+}
+
+// Registers the fork handler; called once when the extension is imported.
+inline void install_fork_handler() {
+  pthread_atfork(nullptr, nullptr, [] { in_forked_child().store(true); });
+}
 
 // Process-wide cap set by rnnfast.set_num_threads (0: none). OpenMP's own setting is per
 // thread (omp_set_num_threads affects only its caller), so without this cap a limit set in the
@@ -25,6 +39,7 @@ inline std::atomic<int>& process_thread_cap() {
 // threadpoolctl and OMP_NUM_THREADS set), bounded by the process-wide cap.
 inline int openmp_max_threads() {
 #ifdef _OPENMP
+  if (in_forked_child().load(std::memory_order_relaxed)) return 1;
   const int cap = process_thread_cap().load(std::memory_order_relaxed);
   const int own = omp_get_max_threads();
   return cap > 0 ? std::min(cap, own) : own;

@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from rnnfast import nn, optim
+from rnnfast import metrics, nn, optim
 from rnnfast._config import config_info, set_num_threads, show_config
 from rnnfast.data import SequenceScaler
 from rnnfast.estimators import (
@@ -12,6 +12,7 @@ from rnnfast.estimators import (
     RNNForecaster,
     RNNRegressor,
     SequenceTagger,
+    SequenceTranscriber,
     TrainingDivergedError,
 )
 from rnnfast.persistence import ModelFileError, load, save
@@ -25,10 +26,12 @@ __all__ = [
     "RNNRegressor",
     "SequenceScaler",
     "SequenceTagger",
+    "SequenceTranscriber",
     "TrainingDivergedError",
     "__version__",
     "config_info",
     "load",
+    "metrics",
     "nn",
     "optim",
     "save",

@@ -41,7 +41,7 @@ def export(obj, path, *, lengths: bool = True, dtype=np.float32, opset: int = DE
     Parameters
     ----------
     obj : rnnfast.nn.RNN, LSTM, GRU, SequenceNetwork, SequenceAutoencoder, or a fitted
-        RNNClassifier, SequenceTagger, RNNRegressor or RNNForecaster
+        RNNClassifier, SequenceTagger, SequenceTranscriber, RNNRegressor or RNNForecaster
     path : str, os.PathLike or binary file object
     lengths : bool, default True
         Give the graph a ``lengths`` input for padded batches of different lengths; without it
@@ -66,6 +66,9 @@ def export(obj, path, *, lengths: bool = True, dtype=np.float32, opset: int = DE
       LSTM ``c_n``, as ``forward`` returns them;
     - ``SequenceNetwork`` / ``SequenceAutoencoder``: ``output``, as ``forward`` returns it;
     - classifier / tagger: ``probabilities`` (``predict_proba``) and ``label`` (``predict``);
+    - transcriber: ``probabilities`` (``predict_posteriors``, one row per stacked step) and
+      ``label`` (each step's most probable column: 0 is the blank, ``k + 1`` is
+      ``classes_[k]``); decoding stays in rnnfast;
     - regressor / forecaster: ``predictions`` (float64, shaped as ``predict`` returns them).
 
     Estimators that standardise their inputs (forecaster) do so inside the graph. Feed the
@@ -80,7 +83,8 @@ def export(obj, path, *, lengths: bool = True, dtype=np.float32, opset: int = DE
         raise ValueError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}")
     network, plan = _network_and_plan(obj)
     graph = _Graph(onnx, np.dtype(dtype).type)
-    x = graph.input("input", ["batch", "time", network.input_size], graph.float_type)
+    n_features = network.input_size if plan is None else plan.n_features
+    x = graph.input("input", ["batch", "time", n_features], graph.float_type)
     seq_lens = None
     if lengths:
         given = graph.input("lengths", ["batch"], onnx.TensorProto.INT64)
@@ -113,6 +117,8 @@ def _predictor(graph, plan, x, seq_lens) -> None:
     if plan.input_mean is not None:
         x = graph.node("Sub", [x, graph.constant(plan.input_mean, graph.np_dtype)])
         x = graph.node("Div", [x, graph.constant(plan.input_scale, graph.np_dtype)])
+    if plan.frame_stride > 1:
+        x, seq_lens = _stack_frames(graph, x, seq_lens, plan.frame_stride, plan.n_features)
     out = _network(graph, plan.network, x, seq_lens)
     if plan.kind == "probabilities":
         graph.output(graph.node("Softmax", [out], axis=-1), "probabilities")
@@ -124,6 +130,36 @@ def _predictor(graph, plan, x, seq_lens) -> None:
     values = graph.node("Add", [values, graph.constant(plan.output_mean, np.float64)])
     shape = np.array([0, *plan.value_shape], np.int64)  # 0: keep the batch dimension
     graph.output(graph.node("Reshape", [values, graph.constant(shape, np.int64)]), "predictions")
+
+
+def _stack_frames(graph, x, seq_lens, stride: int, n_features: int):
+    """``(batch, time, F)`` -> ``(batch, ceil(time / stride), stride * F)``, steps past each
+    length zeroed first; int32 ``seq_lens`` -> ``ceil(seq_lens / stride)``."""
+
+    def int64(values):
+        return graph.constant(np.array(values, np.int64), np.int64)
+
+    def int32(value):
+        return graph.constant(np.int32(value), np.int32)
+
+    time = graph.node("Gather", [graph.node("Shape", [x]), int64(1)], axis=0)  # 0-d
+    if seq_lens is not None:
+        steps = graph.node(
+            "Unsqueeze", [graph.node("Range", [int64(0), time, int64(1)]), int64([0])]
+        )
+        lengths = graph.node("Cast", [seq_lens], to=graph.onnx.TensorProto.INT64)
+        valid = graph.node("Less", [steps, graph.node("Unsqueeze", [lengths, int64([1])])])
+        valid = graph.node("Unsqueeze", [valid, int64([2])])  # (batch, time, 1)
+        x = graph.node("Mul", [x, graph.node("Cast", [valid], to=graph.float_type)])
+        seq_lens = graph.node(
+            "Div", [graph.node("Add", [seq_lens, int32(stride - 1)]), int32(stride)]
+        )
+    # pad the time axis at its end up to a multiple of the stride: (stride - time % stride) % stride
+    short = graph.node("Sub", [int64(stride), graph.node("Mod", [time, int64(stride)])])
+    pad = graph.node("Reshape", [graph.node("Mod", [short, int64(stride)]), int64([1])])
+    pads = graph.node("Concat", [int64([0, 0, 0, 0]), pad, int64([0])], axis=0)
+    padded = graph.node("Pad", [x, pads])
+    return graph.node("Reshape", [padded, int64([0, -1, stride * n_features])]), seq_lens
 
 
 def _network(graph, network, x, seq_lens):

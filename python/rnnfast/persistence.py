@@ -46,6 +46,8 @@ import math
 import os
 import pathlib
 import tempfile
+import time
+import warnings
 import zipfile
 
 import numpy as np
@@ -108,7 +110,10 @@ def save(obj, path) -> None:
     obj : rnnfast estimator, SequenceScaler, or rnnfast.nn module
     path : str, os.PathLike or binary file object
         Written as given (no suffix is added); a path is replaced atomically, so an
-        interrupted save never leaves a half-written file under the name.
+        interrupted save never leaves a half-written file under the name. The file gets the
+        mode of the file it replaces, or ``0666`` less the umask. The temporary file is
+        ``.rnnfast-<pid>-<random>.tmp`` in the same directory; one left by a writer that was
+        killed is removed by the next save there once it is a minute old.
 
     Raises
     ------
@@ -136,15 +141,84 @@ def save(obj, path) -> None:
         return
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".rnnfast-", suffix=".tmp", dir=directory)
+    _remove_stale_temporaries(directory)
+    # the writer's pid in the name tells a later save whether this file's writer still runs
+    fd, tmp = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **members)
+            # mkstemp makes the file 0600; give it the mode open() would have: the mode of
+            # the file it replaces, else 0666 less the umask (as numpy's and torch's saves)
+            os.fchmod(f.fileno(), _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+_TEMP_PREFIX = ".rnnfast-"
+_STALE_AFTER_SECONDS = 60.0
+
+
+def _mode_for(path: str) -> int:
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (setting it to read
+    it would race with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _remove_stale_temporaries(directory: str) -> None:
+    """Delete the temporary files that writers killed mid-save left in ``directory``.
+
+    A temporary is ``.rnnfast-<pid>-<random>.tmp``; it is removed when no process with that pid
+    runs on this machine and it is over a minute old (a file of a writer on another machine
+    sharing the directory is left alone while it is being written).
+    """
+    try:
+        names = [
+            n for n in os.listdir(directory) if n.startswith(_TEMP_PREFIX) and n.endswith(".tmp")
+        ]
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        if not name.endswith(".tmp"):
+            continue
+        pid = name[len(_TEMP_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or _process_exists(int(pid)):
+            continue
+        candidate = os.path.join(directory, name)
+        try:
+            if now - os.lstat(candidate).st_mtime > _STALE_AFTER_SECONDS:
+                os.unlink(candidate)
+        except OSError:
+            pass  # gone already, or not ours to remove
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or a pid this system cannot have: keep the file
+    return True
 
 
 class _Encoder:
@@ -250,7 +324,9 @@ def load(path):
 
     Returns
     -------
-    The estimator, scaler or module, predicting bit for bit as the saved one did.
+    The estimator, scaler or module, predicting bit for bit as the saved one did. A
+    ``checkpoint_path`` held in the file is cleared (with a ``UserWarning``): a loaded model
+    never writes to a path that its file names; pass it again to keep checkpointing.
 
     Raises
     ------
@@ -276,7 +352,24 @@ def load(path):
         if isinstance(exc, ModelFileError):
             raise
         raise ModelFileError(f"{path!r} has a malformed description: {exc!r}") from exc
+    for loaded in decoder.objects.values():
+        _forget_checkpoint_path(loaded, path)
     return obj
+
+
+def _forget_checkpoint_path(obj, path) -> None:
+    """A loaded object never writes where its file says: ``checkpoint_path`` is cleared."""
+    target = vars(obj).get("checkpoint_path") if hasattr(obj, "__dict__") else None
+    if target is None:
+        return
+    obj.checkpoint_path = None
+    warnings.warn(
+        f"{path!r}: checkpoint_path {str(target)!r} from the file was cleared; a loaded model "
+        "never writes to a path its file names. To keep checkpointing, pass it again: "
+        "est.set_params(checkpoint_path=...)",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _read_header(members: dict, path) -> dict:

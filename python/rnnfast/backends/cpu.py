@@ -41,3 +41,13 @@ def runtime_info() -> dict[str, object]:
 def set_num_threads(n: int) -> None:
     """Threads rnnfast computes with (OpenMP; each thread's BLAS calls stay single-threaded)."""
     _core.set_openmp_num_threads(n)
+
+
+def ctc_loss(logits, labels, offsets, input_lengths, blank: int, zero_infinity: bool):
+    """Per-sample CTC losses ``(N,)`` and their gradients w.r.t. ``logits`` ``(N, T, C)``."""
+    return _core.ctc_loss(logits, labels, offsets, input_lengths, blank, zero_infinity)
+
+
+def ctc_beam_search(log_probs, input_lengths, beam_size: int, blank: int):
+    """Prefix beam search per sample: ``(list of label arrays, log-probabilities (N,))``."""
+    return _core.ctc_beam_search(log_probs, input_lengths, beam_size, blank)

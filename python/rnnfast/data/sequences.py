@@ -75,6 +75,12 @@ def check_sequences(
             f"{name} is a sparse matrix; {type(estimator).__name__ if estimator else 'rnnfast'} "
             "needs dense sequences (a 2-D or 3-D array or a list of arrays)"
         )
+    if isinstance(X, (list, tuple)):
+        for i, item in enumerate(X):
+            if scipy.sparse.issparse(item):
+                raise TypeError(
+                    f"{name}[{i}] is a sparse matrix; rnnfast needs dense sequences (arrays)"
+                )
     if isinstance(X, (list, tuple)) and _is_ragged(X):
         sequences = _pad_list(X, name, dtype)
     else:
@@ -119,8 +125,15 @@ def check_sequences(
 
 
 def _is_ragged(X) -> bool:
-    lengths = {len(s) if hasattr(s, "__len__") else None for s in X}
-    return len(lengths) > 1
+    """Whether the items differ in shape (length or features), so that each is checked and
+    padded on its own instead of being stacked into one array."""
+    shapes = set()
+    for item in X:
+        try:
+            shapes.add(np.shape(item))
+        except ValueError:  # an inhomogeneous nested list: checked item by item
+            return True
+    return len(shapes) > 1
 
 
 def _pad_list(X, name: str, dtype) -> Sequences:
@@ -152,3 +165,21 @@ def _pad_list(X, name: str, dtype) -> Sequences:
     for i, a in enumerate(arrays):
         values[i, : len(a)] = a
     return Sequences(values, lengths, "list")
+
+
+def stack_frames(seqs: Sequences, stride: int) -> Sequences:
+    """Every ``stride`` consecutive steps stacked into one step of ``stride * n_features``.
+
+    A sequence of length ``t`` becomes ``ceil(t / stride)`` steps; the last one is completed
+    with zeros (whatever the padding held, so a sequence's frames never depend on the batch it
+    is padded in). ``stride=1`` returns ``seqs`` unchanged.
+    """
+    if stride == 1:
+        return seqs
+    n, time, n_features = seqs.values.shape
+    steps = -(-time // stride)
+    padded = np.zeros((n, steps * stride, n_features), seqs.values.dtype)
+    valid = np.arange(time)[None, :] < seqs.lengths[:, None]
+    padded[:, :time] = np.where(valid[:, :, None], seqs.values, 0)
+    lengths = -(-seqs.lengths // stride)
+    return Sequences(padded.reshape(n, steps, stride * n_features), lengths, seqs.form)

@@ -7,6 +7,7 @@ from rnnfast.estimators.classifier import RNNClassifier
 from rnnfast.estimators.forecaster import RNNForecaster
 from rnnfast.estimators.regressor import RNNRegressor
 from rnnfast.estimators.tagger import SequenceTagger
+from rnnfast.estimators.transcriber import SequenceTranscriber
 
 __all__ = [
     "CharRNN",
@@ -15,5 +16,6 @@ __all__ = [
     "RNNForecaster",
     "RNNRegressor",
     "SequenceTagger",
+    "SequenceTranscriber",
     "TrainingDivergedError",
 ]

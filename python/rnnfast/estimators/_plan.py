@@ -3,8 +3,9 @@
 An estimator that can be exported returns an :class:`InferencePlan` from
 ``_inference_plan()``; the exporters rebuild exactly these steps in another runtime:
 
-    x -> (x - input_mean) / input_scale -> network -> softmax            (probabilities)
-                                                   -> * output_scale + output_mean  (values)
+    x -> (x - input_mean) / input_scale -> stack frame_stride steps -> network -> softmax
+                                                                 (probabilities)
+                                         -> * output_scale + output_mean  (values)
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class InferencePlan:
     value_shape : tuple of int
         Shape of one sequence's predicted values (``()`` for a single target): the network's
         ``n_outputs`` reshaped, as ``predict`` returns it.
+    frame_stride : int
+        Consecutive input steps stacked into one network step (zeros past each sequence's
+        length and up to a multiple of the stride; lengths become ``ceil(length / stride)``),
+        see :func:`rnnfast.data.sequences.stack_frames`. 1: none.
     """
 
     network: object
@@ -42,6 +47,12 @@ class InferencePlan:
     output_scale: np.ndarray | None = None
     classes: np.ndarray | None = None
     value_shape: tuple = ()
+    frame_stride: int = 1
+
+    @property
+    def n_features(self) -> int:
+        """Features per input step, before frames are stacked."""
+        return self.network.input_size // self.frame_stride
 
     @property
     def per_step(self) -> bool:

@@ -26,6 +26,19 @@ def final_features(rnn: torch.nn.RNNBase, state) -> torch.Tensor:
     return torch.cat(list(h_n[-directions:]), dim=1)
 
 
+def stack_frames(x: torch.Tensor, lengths, stride: int):
+    """``(batch, time, F)`` -> ``(batch, ceil(time / stride), stride * F)`` with steps past each
+    length zeroed first, and lengths -> ``ceil(lengths / stride)`` (as rnnfast stacks them)."""
+    batch, time, features = x.shape
+    if lengths is not None:
+        lengths = torch.as_tensor(lengths, dtype=torch.int64)
+        valid = torch.arange(time)[None, :] < lengths[:, None]
+        x = x * valid[:, :, None].to(x.dtype)
+        lengths = (lengths + stride - 1) // stride
+    x = torch.nn.functional.pad(x, (0, 0, 0, (-time) % stride))
+    return x.reshape(batch, -1, stride * features), lengths
+
+
 class TorchSequenceNetwork(torch.nn.Module):
     """``rnnfast.nn.SequenceNetwork`` in torch: recurrent stack -> dropout -> linear head."""
 
@@ -70,11 +83,13 @@ class TorchPredictor(torch.nn.Module):
         output_mean=None,
         output_scale=None,
         value_shape=(),
+        frame_stride: int = 1,
     ) -> None:
         super().__init__()
         self.network = network
         self.kind = kind
         self.value_shape = tuple(value_shape)
+        self.frame_stride = frame_stride
         for name, value in [
             ("input_mean", input_mean),
             ("input_scale", input_scale),
@@ -86,6 +101,8 @@ class TorchPredictor(torch.nn.Module):
     def forward(self, x, lengths=None):
         if self.input_mean is not None:
             x = (x - self.input_mean.to(x.dtype)) / self.input_scale.to(x.dtype)
+        if self.frame_stride > 1:
+            x, lengths = stack_frames(x, lengths, self.frame_stride)
         out = self.network(x, lengths)
         if self.kind == "probabilities":
             return torch.softmax(out, dim=-1)

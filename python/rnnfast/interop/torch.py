@@ -19,7 +19,7 @@ def to_torch(obj):
     Parameters
     ----------
     obj : rnnfast.nn.RNN, LSTM, GRU, Linear, SequenceNetwork, SequenceAutoencoder, or a fitted
-        RNNClassifier, SequenceTagger, RNNRegressor or RNNForecaster
+        RNNClassifier, SequenceTagger, SequenceTranscriber, RNNRegressor or RNNForecaster
 
     Returns
     -------
@@ -29,9 +29,10 @@ def to_torch(obj):
         - ``SequenceNetwork`` becomes ``TorchSequenceNetwork`` and ``SequenceAutoencoder``
           ``TorchSequenceAutoencoder``; both are called ``module(x, lengths=None)``;
         - an estimator becomes ``TorchPredictor``: ``module(x, lengths=None)`` returns the class
-          probabilities (classifier, tagger) or the predicted values (regressor, forecaster)
-          that ``predict_proba`` / ``predict`` return for a padded batch ``x``
-          ``(batch, time, features)``.
+          probabilities (classifier, tagger), the per-step posteriors (transcriber, one row
+          per stacked step) or the predicted values (regressor, forecaster) that
+          ``predict_proba`` / ``predict_posteriors`` / ``predict`` return for a padded batch
+          ``x`` ``(batch, time, features)``.
 
         Modules are returned in training mode, as torch constructs them; call ``.eval()`` to
         disable dropout. Dropout masks are drawn by torch, so only evaluation-mode outputs
@@ -68,6 +69,7 @@ def to_torch(obj):
         output_mean=_tensor(torch, plan.output_mean),
         output_scale=_tensor(torch, plan.output_scale),
         value_shape=plan.value_shape,
+        frame_stride=plan.frame_stride,
     )
 
 

@@ -119,3 +119,52 @@ def check_lengths(lengths: object, batch: int, time: int) -> np.ndarray | None:
 def _describe(shape: tuple) -> str:
     inner = ", ".join("*" if s is None else str(s) for s in shape)
     return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def check_class_scores(scores: object, name: str) -> np.ndarray:
+    """Per-step class scores ``(batch, time, classes)`` as C-contiguous float32 or float64.
+
+    Float64 stays float64; other real dtypes become float32. TypeError for non-numeric or
+    complex input; ValueError for another number of dimensions, an empty axis, NaN or infinity.
+    """
+    array = np.asarray(scores)
+    if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
+        raise TypeError(f"{name} must be a real floating-point array, got dtype {array.dtype}")
+    if array.ndim != 3:
+        raise ValueError(f"{name} must be 3-D (batch, time, classes), got shape {array.shape}")
+    if 0 in array.shape:
+        raise ValueError(f"{name} must have at least one sample, step and class, got {array.shape}")
+    dtype = np.float64 if array.dtype == np.float64 else np.float32
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return array
+
+
+def check_input_lengths(lengths: object, batch: int, time: int) -> np.ndarray:
+    """``input_lengths`` as int64 ``(batch,)`` in ``[1, time]``; all ``time`` when None."""
+    if lengths is None:
+        return np.full(batch, time, np.int64)
+    array = np.asarray(lengths)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"input_lengths must be integers, got dtype {array.dtype}")
+    if array.shape != (batch,):
+        raise ValueError(f"input_lengths must have shape ({batch},), got {array.shape}")
+    if array.size and (array.min() < 1 or array.max() > time):
+        raise ValueError(f"input_lengths must be in [1, {time}] (the time axis)")
+    return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def check_blank(blank: object, n_classes: int) -> int:
+    """The blank class index, an int in ``[0, n_classes)``."""
+    return check_number(blank, "blank", 0, n_classes, integer=True)
+
+
+def check_step_scores(
+    scores: object, name: str, input_lengths: object, blank: object
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """What the CTC loss and decoders take, checked together: ``(scores, lengths, blank)``
+    (see :func:`check_class_scores`, :func:`check_input_lengths`, :func:`check_blank`)."""
+    scores = check_class_scores(scores, name)
+    n, time, n_classes = scores.shape
+    return scores, check_input_lengths(input_lengths, n, time), check_blank(blank, n_classes)

@@ -46,8 +46,10 @@ class Linear(SaveMixin):
         self._input: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
-        """``x`` ``(..., in_features)`` -> ``(..., out_features)``; keeps ``x`` if training."""
-        self._input = x if training else None
+        """``x`` ``(..., in_features)`` -> ``(..., out_features)``; keeps ``x`` if training
+        (an inference forward leaves the last training input for :meth:`backward`)."""
+        if training:
+            self._input = x
         # Accumulate in float64 and round once: float32 BLAS results depend on the number of
         # rows (kernel blocking), which would make a sample's output depend on its batch.
         out = np.matmul(x, self.params["weight"].T, dtype=np.float64) + self.params["bias"]

@@ -149,10 +149,11 @@ class SequenceNetwork(SaveMixin):
         """
         output, state = self.recurrent.forward(x, lengths, hx, training)
         features = output if self.per_step else final_features(self.recurrent, state)
-        self._mask = None
-        if training and self.dropout > 0:
-            self._mask = dropout_mask(self._rng, features.shape, self.dropout, self.dtype)
-            features = features * self._mask
+        if training:  # inference leaves the last training forward's mask for its backward
+            self._mask = None
+            if self.dropout > 0:
+                self._mask = dropout_mask(self._rng, features.shape, self.dropout, self.dtype)
+                features = features * self._mask
         result = self.head.forward(features, training)
         return (result, state) if return_state else result
 

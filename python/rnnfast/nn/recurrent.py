@@ -210,7 +210,8 @@ class RecurrentStack(SaveMixin):
             Zeros when omitted.
         training : bool, default True
             Keep what :meth:`backward` needs. With False nothing is cached (less memory) and
-            :meth:`backward` cannot follow.
+            the module's training state is not touched: a :meth:`backward` still follows the
+            last training forward, and inference may run in other threads meanwhile.
 
         Returns
         -------
@@ -220,15 +221,21 @@ class RecurrentStack(SaveMixin):
             Final hidden state of every layer and direction, layer-major as in torch; for
             :class:`LSTM` a tuple ``(h_n, c_n)``.
         """
-        self._cache = None
-        self.grads = None
+        training = bool(training)
+        # An inference forward leaves the training state alone, so predictions may run while
+        # (or between) a training forward and its backward, in other threads too.
+        if training:
+            self._cache = None
+            self.grads = None
+            self._last_forward_was_inference = False
+        elif self._cache is None:
+            self._last_forward_was_inference = True  # only words backward's error
         x = as_float_array(x, "x", self.dtype, (None, None, self.input_size))
         batch, time = x.shape[:2]
         if time < 1:
             raise ValueError("x must have at least one time step (axis 1), got 0")
         lengths = check_lengths(lengths, batch, time)
         h0, c0 = self._initial_state(hx, batch)
-        training = bool(training)
 
         masks = self._draw_dropout_masks(batch, time) if training else [None] * self.num_layers
         inputs = _ForwardInputs(np.ascontiguousarray(x.transpose(1, 0, 2)), lengths, h0, c0, masks)
@@ -237,7 +244,6 @@ class RecurrentStack(SaveMixin):
         output, h_n, c_n, layer_inputs, direction_caches = self._run_layers(inputs, training)
         if training:
             self._cache = _ForwardCache(inputs, layer_inputs, direction_caches)
-        self._last_forward_was_inference = not training
         return output, self._pack_state(h_n, c_n)
 
     def _draw_dropout_masks(self, batch: int, time: int) -> list[np.ndarray | None]:
