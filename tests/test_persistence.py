@@ -387,3 +387,54 @@ def test_temporaries_of_dead_writers_are_removed(tmp_path):
     assert fresh.exists() and alive.exists() and unrelated.exists()
     leftovers = {p.name for p in tmp_path.iterdir()} - {fresh.name, alive.name, unrelated.name}
     assert leftovers == {"model.rnnfast"}  # and the save's own temporary is gone
+
+
+def _raw_header(data: bytes, text: str) -> bytes:
+    """The archive with its JSON description replaced by ``text`` verbatim."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        members = {n: archive[n] for n in archive.files}
+    members["__rnnfast__"] = np.frombuffer(text.encode(), np.uint8)
+    out = io.BytesIO()
+    np.savez(out, **members)
+    return out.getvalue()
+
+
+def _with_raw_member(data: bytes, name: str, payload: bytes) -> bytes:
+    """The archive plus a member written as raw bytes (not an .npy array)."""
+    out = io.BytesIO(data)
+    with zipfile.ZipFile(out, "a") as archive:
+        archive.writestr(name, payload)
+    return out.getvalue()
+
+
+def _header_text(data: bytes) -> str:
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        return archive["__rnnfast__"].tobytes().decode()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        # a 5,000-digit integer: json's own limit raises a plain ValueError
+        lambda d: _raw_header(
+            d, _header_text(d).replace('"root"', '"x":' + "9" * 5000 + ',"root"', 1)
+        ),
+        # numbers past a scalar's range: OverflowError
+        lambda d: rewrite(d, lambda h: h.update(root={"$scalar": "<i8", "value": 2**300})),
+        lambda d: rewrite(d, lambda h: h.update(root={"$scalar": "<i8", "value": 1e300})),
+        # a description member stored as raw bytes, not an .npy array (AttributeError)
+        lambda d: _with_raw_member(d, "a999", b"not an array"),
+        # a plain .npy file instead of an archive (TypeError)
+        lambda d: _npy_bytes(),
+    ],
+    ids=["5000-digit-int", "int-overflow", "float-to-int-overflow", "raw-member", "plain-npy"],
+)
+def test_malformed_numbers_and_members_are_model_file_errors(make):
+    with pytest.raises(ModelFileError):
+        load_bytes(make(saved_bytes()))
+
+
+def _npy_bytes() -> bytes:
+    out = io.BytesIO()
+    np.save(out, np.arange(10))
+    return out.getvalue()

@@ -336,19 +336,35 @@ def load(path):
     """
     source = path if hasattr(path, "read") else os.fspath(path)
     try:
-        with np.load(source, allow_pickle=False) as archive:
+        archive = np.load(source, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ModelFileError(
+                f"{path!r} holds a single array, not an rnnfast model file (a zip archive)"
+            )
+        with archive:
             members = {name: archive[name] for name in archive.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        if isinstance(exc, FileNotFoundError):
+        if isinstance(exc, (FileNotFoundError, ModelFileError)):
             raise
         raise ModelFileError(f"{path!r} is not a readable rnnfast model file: {exc}") from exc
+    raw = sorted(name for name, member in members.items() if not isinstance(member, np.ndarray))
+    if raw:  # numpy hands back the bytes of a member that is not an .npy array
+        raise ModelFileError(f"{path!r} has members that are not arrays: {raw[:5]}")
     header = _read_header(members, path)
     decoder = _Decoder(members, path)
     try:
         obj = decoder.node(header["root"])
         for loaded in decoder.objects.values():
             _check_loaded(loaded, path)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        IndexError,
+        AttributeError,
+        RecursionError,
+        OverflowError,  # numbers past a scalar's or a generator state's range
+    ) as exc:
         if isinstance(exc, ModelFileError):
             raise
         raise ModelFileError(f"{path!r} has a malformed description: {exc!r}") from exc
@@ -378,7 +394,7 @@ def _read_header(members: dict, path) -> dict:
         raise ModelFileError(f"{path!r} is not an rnnfast model file (no {_HEADER} member)")
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: bad JSON, or json's digit limit
         raise ModelFileError(f"{path!r} has a corrupted description: {exc}") from exc
     if not isinstance(header, dict) or header.get("format") != "rnnfast" or "root" not in header:
         raise ModelFileError(f"{path!r} is not an rnnfast model file")
