@@ -195,3 +195,24 @@ def test_decoders_refuse_bad_input(decoder):
     if decoder is ctc_beam_decode:
         with pytest.raises(ValueError, match="beam_size"):
             decoder(np.zeros((1, 3, 3)), beam_size=0)
+
+
+def test_the_bindings_refuse_what_the_python_layer_would_have():
+    """The C++ checks behind the validation (out-of-bounds reads if they were missing)."""
+    from rnnfast.backends import cpu
+
+    logits = np.zeros((2, 5, 4), np.float32)
+    lengths = np.array([5, 5])
+    labels, offsets = np.array([1, 2, 3]), np.array([0, 2, 3])
+    with pytest.raises(ValueError, match="offsets must start at 0"):
+        cpu.ctc_loss(logits, labels, np.array([0, 2, 4]), lengths, 0, False)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        cpu.ctc_loss(logits, labels, np.array([0, 4, 3]), lengths, 0, False)
+    with pytest.raises(ValueError, match="differ from blank"):
+        cpu.ctc_loss(logits, np.array([1, 0, 3]), offsets, lengths, 0, False)
+    with pytest.raises(ValueError, match=r"input_lengths must be in \[1, time\]"):
+        cpu.ctc_loss(logits, labels, offsets, np.array([5, 6]), 0, False)
+    with pytest.raises(ValueError, match="blank"):
+        cpu.ctc_beam_search(logits, lengths, 2, 4)
+    with pytest.raises(ValueError, match="beam_size"):
+        cpu.ctc_beam_search(logits, lengths, 0, 0)

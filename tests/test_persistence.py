@@ -438,3 +438,22 @@ def _npy_bytes() -> bytes:
     out = io.BytesIO()
     np.save(out, np.arange(10))
     return out.getvalue()
+
+
+def test_umask_is_read_without_proc(tmp_path, monkeypatch):
+    """Where /proc/self/status is missing, the umask is read by setting and restoring it."""
+    import os
+
+    from rnnfast import persistence
+
+    def no_proc(*args, **kwargs):
+        raise OSError("no /proc here")
+
+    previous = os.umask(0o027)
+    try:
+        monkeypatch.setattr(persistence, "open", no_proc, raising=False)
+        nn.GRU(2, 3, random_state=0).save(tmp_path / "m.rnnfast")
+        assert os.umask(0o027) == 0o027  # left as it was
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "m.rnnfast").stat().st_mode & 0o777 == 0o640

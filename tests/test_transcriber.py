@@ -267,3 +267,54 @@ def test_generator_is_seeded_and_shares_patterns():
     if c[1] == d[1]:
         np.testing.assert_array_equal(c[0][0], d[0][0])
     assert set(itertools.chain.from_iterable(a[1])) <= set("abcde")
+
+
+@pytest.mark.parametrize("frame_stride", [1, 2])
+def test_export_without_a_lengths_input(frame_stride):
+    """Equal-length batches: the graph and module stack frames with no lengths given."""
+    X, _ = TEST
+    model = SequenceTranscriber(frame_stride=frame_stride, **FAST).fit(*TRAIN)
+    cube = np.stack([x[:9] for x in X[:5]])  # 9 steps: the last stacked frame is half padding
+    expected = model.predict_posteriors(cube)
+    buffer = io.BytesIO()
+    export(model, buffer, lengths=False)
+    session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(
+        session.run(None, {"input": cube})[0], expected, rtol=1e-4, atol=1e-5
+    )
+    with torch.no_grad():
+        got = to_torch(model).eval()(torch.from_numpy(cube)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_labels_that_cannot_be_classes(fitted):
+    X, _ = TEST
+    with pytest.raises(TypeError, match=r"y\[0\] must be a string or a 1-D"):
+        SequenceTranscriber(**FAST).fit(X[:2], [[1, [2]], [3]])  # ragged item
+    numeric = SequenceTranscriber(**FAST).fit(X[:40], [[1, 2]] * 40)
+    with pytest.raises(ValueError, match="not seen during fit"):
+        numeric.partial_fit(X[:1], [[{"a": 1}]])  # unhashable: never one of the classes
+
+
+def test_validation_of_only_empty_transcriptions(fitted):
+    """Held-out sequences with nothing to read score best when nothing is read."""
+    from rnnfast.estimators._training import TrainingData
+
+    X, _ = TEST
+    net_input = fitted._network_input(fitted._check_X(X[:4], fitting=False))
+    data = TrainingData(net_input, np.full((4, 1), -1), np.ones((4, 1), np.float32))
+    decoded_labels = sum(len(p) for p in fitted.predict(X[:4]))
+    assert fitted._validation_score(data) == -decoded_labels
+
+
+def test_non_finite_outputs_are_reported_as_divergence():
+    X, y = TRAIN
+    model = SequenceTranscriber(**FAST).fit(X[:40], y[:40])
+    model.network_.params["head.bias"][0] = np.nan
+    with pytest.raises(rnnfast.TrainingDivergedError, match="outputs became non-finite"):
+        model.set_params(warm_start=True).fit(X[:40], y[:40])
+
+
+def test_label_error_rate_checks_the_weights():
+    with pytest.raises(ValueError, match="sample_weight must have shape"):
+        label_error_rate(["ab", "c"], ["ab", "c"], sample_weight=[1.0])

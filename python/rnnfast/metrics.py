@@ -53,7 +53,8 @@ def label_error_rate(references, hypotheses, sample_weight=None) -> float:
     Raises
     ------
     ValueError
-        Different numbers of references and hypotheses, or references of total length 0.
+        Different numbers of references and hypotheses, a ``sample_weight`` of another length,
+        or references of total length 0.
     """
     if len(references) != len(hypotheses):
         raise ValueError(
@@ -61,6 +62,8 @@ def label_error_rate(references, hypotheses, sample_weight=None) -> float:
             f"{len(hypotheses)}"
         )
     weights = np.ones(len(references)) if sample_weight is None else np.asarray(sample_weight)
+    if weights.shape != (len(references),):
+        raise ValueError(f"sample_weight must have shape ({len(references)},), got {weights.shape}")
     distances = np.array(
         [edit_distance(r, h) for r, h in zip(references, hypotheses, strict=True)], float
     )

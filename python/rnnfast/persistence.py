@@ -375,7 +375,7 @@ def load(path):
 
 def _forget_checkpoint_path(obj, path) -> None:
     """A loaded object never writes where its file says: ``checkpoint_path`` is cleared."""
-    target = vars(obj).get("checkpoint_path") if hasattr(obj, "__dict__") else None
+    target = getattr(obj, "checkpoint_path", None)
     if target is None:
         return
     obj.checkpoint_path = None

@@ -160,6 +160,11 @@ def _train_batch(est, network, state, batch, last_good, position) -> float:
     if est.bptt_steps is not None:
         return train_truncated(est, network, seqs, targets, weights, learn)
     outputs = network.forward(seqs.values, batch_lengths(seqs.lengths))
+    if not np.isfinite(outputs).all():  # diverged already; a loss may refuse such input (CTC)
+        where = f"epoch {epoch}, batch {number}"
+        _diverged(
+            network, last_good, "the network's outputs became non-finite", state.steps + 1, where
+        )
     loss, grad = est._loss(outputs, targets, weights, seqs.lengths)
     learn(loss, grad)
     return loss

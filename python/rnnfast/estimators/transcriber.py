@@ -115,13 +115,8 @@ class SequenceTranscriber(RNNEstimatorBase):
         """
         beam_size = check_number(beam_size, "beam_size", 1, integer=True)
         check_is_fitted(self, "network_")
-        net_input = self._network_input(self._check_X(X, fitting=False))
-        outputs = self._outputs(net_input)
-        if beam_size == 1:
-            codes = ctc_greedy_decode(outputs, net_input.lengths, blank=_BLANK)
-        else:
-            codes = ctc_beam_decode(outputs, net_input.lengths, _BLANK, beam_size)
-        return [self._labels_of(c) for c in codes]
+        net_input, logits = self._logits(self._check_X(X, fitting=False))
+        return [self._labels_of(c) for c in self._decode(logits, net_input.lengths, beam_size)]
 
     def predict_posteriors(self, X):
         """Per-step probabilities of the blank and each label.
@@ -138,8 +133,8 @@ class SequenceTranscriber(RNNEstimatorBase):
             list input, else padded (zeros past each sequence's steps).
         """
         check_is_fitted(self, "network_")
-        net_input = self._network_input(self._check_X(X, fitting=False))
-        probabilities = softmax(self._outputs(net_input))
+        net_input, logits = self._logits(self._check_X(X, fitting=False))
+        probabilities = softmax(logits)
         probabilities[np.arange(probabilities.shape[1]) >= net_input.lengths[:, None]] = 0
         return net_input.unpad(probabilities)
 
@@ -152,7 +147,21 @@ class SequenceTranscriber(RNNEstimatorBase):
         seqs = self._check_X(X, fitting=False)
         references = self._check_transcriptions(y, len(seqs), fitting=False)
         weights = self._check_weights(sample_weight, seqs)
-        return 1.0 - label_error_rate(references, self.predict(X), weights)
+        net_input, logits = self._logits(seqs)
+        hypotheses = [self._labels_of(c) for c in self._decode(logits, net_input.lengths, 1)]
+        return 1.0 - label_error_rate(references, hypotheses, weights)
+
+    def _logits(self, seqs: Sequences) -> tuple[Sequences, np.ndarray]:
+        """The network's input for checked ``seqs`` (stacked frames) and its outputs."""
+        net_input = self._network_input(seqs)
+        return net_input, self._outputs(net_input)
+
+    @staticmethod
+    def _decode(logits, lengths, beam_size: int) -> list[np.ndarray]:
+        """Output columns of each sequence's transcription: best path, or beam search."""
+        if beam_size == 1:
+            return ctc_greedy_decode(logits, lengths, blank=_BLANK)
+        return ctc_beam_decode(logits, lengths, _BLANK, beam_size)
 
     def _inference_plan(self) -> InferencePlan:
         check_is_fitted(self, "network_")
@@ -202,7 +211,7 @@ class SequenceTranscriber(RNNEstimatorBase):
             if kind == "str":
                 rows.append(list(item))
                 continue
-            if isinstance(item, (bytes, dict, set)) or np.ndim(item) != 1:
+            if isinstance(item, (bytes, dict, set)) or _ndim(item) != 1:
                 raise TypeError(
                     f"y[{i}] must be a string or a 1-D sequence of labels, got {item!r:.60}"
                 )
@@ -255,8 +264,6 @@ class SequenceTranscriber(RNNEstimatorBase):
         return "".join(labels) if self.target_type_ == "str" else labels
 
     def _loss(self, outputs, targets, weights, lengths):
-        if not np.isfinite(outputs).all():  # diverged: the training loop reports it
-            return float("nan"), np.zeros_like(outputs)
         rows = [row[row >= 0] for row in targets]
         nll, grad = ctc_loss(outputs, rows, lengths, blank=_BLANK, reduction="none")
         # torch's "mean" (per label, then over sequences), weighted by sample_weight
@@ -266,9 +273,16 @@ class SequenceTranscriber(RNNEstimatorBase):
         return float((nll * scale).sum()), grad
 
     def _validation_score(self, data) -> float:
-        outputs = self._outputs(data.sequences)
-        decoded = ctc_greedy_decode(outputs, data.sequences.lengths, blank=_BLANK)
+        decoded = self._decode(self._outputs(data.sequences), data.sequences.lengths, 1)
         references = [row[row >= 0] for row in data.targets]
         if not any(len(r) for r in references):  # only empty transcriptions held out
             return -float(sum(map(len, decoded)))  # best: output nothing
         return 1.0 - label_error_rate(references, decoded, data.weights[:, 0])
+
+
+def _ndim(item) -> int | None:
+    """Dimensions of ``item`` as an array; None when it is ragged (numpy refuses it)."""
+    try:
+        return np.ndim(item)
+    except ValueError:
+        return None
