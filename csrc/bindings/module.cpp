@@ -2,6 +2,7 @@
 #include <pybind11/pybind11.h>
 
 #include "../core/blas.h"
+#include "../core/interrupt.h"
 #include "../core/parallel.h"
 
 namespace rnnfast::bindings {
@@ -9,6 +10,13 @@ void register_layers(pybind11::module_& m);
 void register_config(pybind11::module_& m);
 void register_stream(pybind11::module_& m);
 void register_ctc(pybind11::module_& m);
+
+// Asked by the core's long loops every few hundred steps: runs Python's signal handlers, so a
+// Ctrl-C becomes a KeyboardInterrupt (already set as the Python error when this says true).
+bool python_stop_requested() {
+  pybind11::gil_scoped_acquire gil;
+  return PyErr_CheckSignals() != 0;
+}
 }  // namespace rnnfast::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -21,4 +29,13 @@ PYBIND11_MODULE(_core, m) {
   // compete with them for the same cores. This is our private OpenBLAS, not numpy's.
   rnnfast::blas::set_num_threads(1);
   rnnfast::install_fork_handler();
+  rnnfast::stop_requested_hook().store(&rnnfast::bindings::python_stop_requested);
+  pybind11::register_exception_translator([](std::exception_ptr raised) {
+    try {
+      if (raised) std::rethrow_exception(raised);
+    } catch (const rnnfast::Interrupted&) {
+      // the signal handler's exception (KeyboardInterrupt for Ctrl-C) is the Python error
+      if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+    }
+  });
 }

@@ -23,6 +23,7 @@
 
 #include "blas.h"
 #include "dims.h"
+#include "interrupt.h"
 #include "packed_gemm.h"
 #include "parallel.h"
 
@@ -124,10 +125,12 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
 
   const RecurrentProduct<T> times_w_hh_t(w.w_hh, GH, H, /*w_is_nk=*/true,  // h @ W_hh^T
                                          int(max_block_size(B, batch_grain(GH, H))));
+  InterruptPoll interrupt;
   parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
     const BatchSlice slice{int(b0), int(b1)};
     T* rec_slice = rec.get() + size_t(slice.b0) * GH;
     for (int s = 0; s < d.T; ++s) {
+      if (interrupt.should_stop(s)) break;
       const int t = time_of_step(s, d.T, reverse);
       const T* h_prev = h_slots + slot(s) * slot_size;
       T* h_cur = h_slots + slot(s + 1) * slot_size;
@@ -153,6 +156,7 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
       }
     }
   });
+  interrupt.throw_if_stopped();
   std::memcpy(h_n, h_slots + slot(d.T) * slot_size, sizeof(T) * slot_size);
   if constexpr (kCell) std::memcpy(c_n, c_slots + slot(d.T) * slot_size, sizeof(T) * slot_size);
 }
@@ -205,6 +209,7 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
   if (kCell && dc_n) std::memcpy(dc.data(), dc_n, sizeof(T) * slot_size);
 
   const StateSlots slot{d.T, reverse, true};
+  InterruptPoll interrupt;
   const RecurrentProduct<T> times_w_hh(w.w_hh, H, GH, /*w_is_nk=*/false,  // dG @ W_hh
                                        int(max_block_size(B, batch_grain(GH, H))));
   parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
@@ -212,6 +217,7 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
     T* dh_cur = dh.data();       // dL/dh after the step being undone
     T* dh_next = dh_prev.data();  // dL/dh before it, built by this step
     for (int s = d.T - 1; s >= 0; --s) {
+      if (interrupt.should_stop(d.T - 1 - s)) break;
       const int t = time_of_step(s, d.T, reverse);
       const T* h_prev = cache.h + slot(s) * slot_size;
       const T* h_cur = cache.h + slot(s + 1) * slot_size;
@@ -242,6 +248,7 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
     // After T swaps the result sits in dh when T is even, in dh_prev when odd.
     copy_row(dh0 + size_t(slice.b0) * H, dh_cur + size_t(slice.b0) * H, size_t(slice.rows()) * H);
   });
+  interrupt.throw_if_stopped();
   if constexpr (kCell) std::memcpy(dc0, dc.data(), sizeof(T) * slot_size);
 
   // The state before step t, for every t, is one contiguous block of slots.

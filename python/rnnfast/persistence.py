@@ -32,6 +32,13 @@ nodes, or an object with exactly one of these tags:
 ``{"$ref": n}``                         the node with ``"$id": n`` again (same object)
 =====================================  ===============================================
 
+Each class restores only its own declared attributes (``saved_attributes``): a file cannot
+add an attribute, shadow a method or set a forward cache. Loading checks sizes before it
+allocates (see :mod:`rnnfast._model_archive`: rnnfast writes members uncompressed, and a
+member may expand at most 20 times), reads only the members the description uses (an unused
+member is an error), and has each loaded object check its consistency (shapes against the
+architecture, finite parameters, labels and statistics) before returning it.
+
 ``$ref`` keeps shared references shared: an optimizer updates the same arrays as the network
 it trains, after loading as before. Loading instantiates only the classes in
 :data:`PERSISTABLE_CLASSES` (``object.__new__`` and attribute assignment: no constructor, no
@@ -41,6 +48,7 @@ Forward caches and last gradients are not saved.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -51,6 +59,8 @@ import warnings
 import zipfile
 
 import numpy as np
+
+from rnnfast._model_archive import ArchiveError, ModelArchive
 
 __all__ = ["FORMAT_VERSION", "PERSISTABLE_CLASSES", "ModelFileError", "load", "save"]
 
@@ -282,11 +292,22 @@ class _Encoder:
                 f"{where}: cannot save an object of type {type(value).__module__}."
                 f"{type(value).__qualname__} in the rnnfast format (use pickle for it)"
             )
+        state = {
+            key: attr
+            for key, attr in vars(value).items()
+            if key not in getattr(type(value), "_unsaved_attributes", ())
+        }
+        undeclared = sorted(set(state) - saved_attributes(type(value)))
+        if undeclared:
+            raise TypeError(
+                f"{where}: attributes {undeclared[:5]} are not part of the state "
+                f"{name} saves (set them again after loading)"
+            )
         ident = self._remember(value)
         reset = entry[1]
         attributes = {
             key: self.node(reset[key] if key in reset else attr, f"{where}.{key}")
-            for key, attr in vars(value).items()
+            for key, attr in state.items()
         }
         return {"$object": name, "$id": ident, "attributes": attributes}
 
@@ -315,8 +336,18 @@ class _Encoder:
 
 
 # ----------------------------------------------------------------------------------- load
+_MAX_DESCRIPTION_BYTES = 64 << 20
+_MAX_DEPTH = 64  # nesting of nodes; rnnfast's own files nest about 12 deep
+_MAX_INT_DIGITS = 60  # a PCG64 state is a 128-bit integer (39 digits)
+
+
 def load(path):
     """Read an object written by :func:`save` (or an estimator's ``save`` method).
+
+    Every file is treated as hostile until checked: sizes are checked against the bytes the
+    file holds before anything is allocated, only rnnfast's own classes are made, each with
+    only its own documented attributes, and the result is checked for consistency (shapes
+    agree with the architecture, parameters are finite) before it is returned.
 
     Parameters
     ----------
@@ -331,31 +362,33 @@ def load(path):
     Raises
     ------
     ModelFileError
-        (a ValueError) if the file is truncated, corrupted, not an rnnfast file, or written in a
-        newer format version than this rnnfast reads.
+        (a ValueError) if the file is truncated, corrupted, not an rnnfast file, inconsistent,
+        or written in a newer format version than this rnnfast reads.
+    FileNotFoundError
+        If ``path`` does not exist.
     """
     source = path if hasattr(path, "read") else os.fspath(path)
     try:
-        archive = np.load(source, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ModelFileError(
-                f"{path!r} holds a single array, not an rnnfast model file (a zip archive)"
-            )
-        with archive:
-            members = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        if isinstance(exc, (FileNotFoundError, ModelFileError)):
-            raise
+        with ModelArchive(source) as archive:
+            header = _read_header(archive, path)
+            decoder = _Decoder(archive, path)
+            obj = decoder.root(header["root"])
+            unused = sorted(set(archive.members) - archive.read_names - {_HEADER})
+            if unused:
+                raise ModelFileError(
+                    f"{path!r} has members the description never uses: {unused[:5]}"
+                )
+            # children before parents (each parent's check relies on its parts')
+            for loaded in reversed(list(decoder.objects.values())):
+                _check_loaded(loaded)
+    except FileNotFoundError:
+        raise
+    except ModelFileError:
+        raise
+    except ArchiveError as exc:
         raise ModelFileError(f"{path!r} is not a readable rnnfast model file: {exc}") from exc
-    raw = sorted(name for name, member in members.items() if not isinstance(member, np.ndarray))
-    if raw:  # numpy hands back the bytes of a member that is not an .npy array
-        raise ModelFileError(f"{path!r} has members that are not arrays: {raw[:5]}")
-    header = _read_header(members, path)
-    decoder = _Decoder(members, path)
-    try:
-        obj = decoder.node(header["root"])
-        for loaded in decoder.objects.values():
-            _check_loaded(loaded, path)
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"{path!r} is not a readable rnnfast model file: {exc}") from exc
     except (
         KeyError,
         TypeError,
@@ -365,8 +398,6 @@ def load(path):
         RecursionError,
         OverflowError,  # numbers past a scalar's or a generator state's range
     ) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
         raise ModelFileError(f"{path!r} has a malformed description: {exc!r}") from exc
     for loaded in decoder.objects.values():
         _forget_checkpoint_path(loaded, path)
@@ -388,14 +419,23 @@ def _forget_checkpoint_path(obj, path) -> None:
     )
 
 
-def _read_header(members: dict, path) -> dict:
-    raw = members.get(_HEADER)
-    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
+def _read_header(archive: ModelArchive, path) -> dict:
+    member = archive.members.get(_HEADER)
+    if member is None or member.dtype != np.uint8 or len(member.shape) != 1:
         raise ModelFileError(f"{path!r} is not an rnnfast model file (no {_HEADER} member)")
+    if member.nbytes > _MAX_DESCRIPTION_BYTES:
+        raise ModelFileError(f"{path!r} has a description of {member.nbytes} bytes (too large)")
+    raw = archive.read(_HEADER)
     try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: bad JSON, or json's digit limit
-        raise ModelFileError(f"{path!r} has a corrupted description: {exc}") from exc
+        header = json.loads(
+            raw.tobytes().decode("utf-8"),
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_refuse_constant,
+        )
+    # ValueError: bad JSON, json's digit limit, or the hooks below; RecursionError: nesting
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelFileError(f"{path!r} has a corrupted description: {exc!r}") from exc
     if not isinstance(header, dict) or header.get("format") != "rnnfast" or "root" not in header:
         raise ModelFileError(f"{path!r} is not an rnnfast model file")
     version = header.get("format_version")
@@ -410,24 +450,89 @@ def _read_header(members: dict, path) -> dict:
     return header
 
 
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # e.g. 1e400; rnnfast writes non-finite floats as $float
+        raise ValueError(f"a number out of range: {text[:40]}")
+    return value
+
+
+def _refuse_constant(text: str):
+    raise ValueError(f"a bare {text} (rnnfast writes non-finite floats as $float)")
+
+
+# The keys each tagged node has, exactly
+_NODE_KEYS = {
+    "$float": {"$float"},
+    "$tuple": {"$tuple"},
+    "$path": {"$path"},
+    "$dict": {"$dict", "$id"},
+    "$items": {"$items", "$id"},
+    "$array": {"$array", "object"},
+    "$scalar": {"$scalar", "value"},
+    "$dtype": {"$dtype"},
+    "$generator": {"$generator", "$id", "state"},
+    "$random_state": {"$random_state", "$id"},
+    "$object": {"$object", "$id", "attributes"},
+    "$ref": {"$ref"},
+}
+
+
 class _Decoder:
-    def __init__(self, members: dict, path) -> None:
-        self.members = members
+    """Builds objects from a description, reading array members only when referred to."""
+
+    def __init__(self, archive: ModelArchive, path) -> None:
+        self.archive = archive
         self.path = path
         self.objects: dict[int, object] = {}
-        self._arrays: dict[str, np.ndarray] = {}
+        self._arrays: dict[tuple[str, bool], np.ndarray] = {}
+        self._depth = 0
+        self._decoders = {
+            "$float": self._float,
+            "$tuple": self._tuple,
+            "$path": self._path,
+            "$dict": self._dict,
+            "$items": self._items,
+            "$array": self._array,
+            "$scalar": self._scalar,
+            "$dtype": self._dtype,
+            "$generator": self._generator,
+            "$random_state": self._random_state,
+            "$object": self._object,
+            "$ref": self._ref,
+        }
+
+    def root(self, node):
+        """The saved object: always one of rnnfast's classes."""
+        if not isinstance(node, dict) or "$object" not in node:
+            raise ModelFileError(f"{self.path!r}: the root is not an rnnfast object")
+        return self.node(node)
 
     def node(self, node):
         if node is None or isinstance(node, (bool, str, int, float)):
             return node
-        if isinstance(node, list):
-            return [self.node(v) for v in node]
-        if not isinstance(node, dict):
-            raise ModelFileError(f"{self.path!r}: unexpected node {node!r}")
-        tags = [k for k in node if k.startswith("$") and k != "$id"]
-        if len(tags) != 1:
-            raise ModelFileError(f"{self.path!r}: node without a single tag: {sorted(node)}")
-        return getattr(self, "_" + tags[0][1:])(node)
+        self._depth += 1
+        try:
+            if self._depth > _MAX_DEPTH:
+                raise ModelFileError(f"{self.path!r}: description nested over {_MAX_DEPTH} deep")
+            if isinstance(node, list):
+                return [self.node(v) for v in node]
+            if not isinstance(node, dict):
+                raise ModelFileError(f"{self.path!r}: unexpected node {node!r}")
+            tags = [k for k in node if k in _NODE_KEYS]
+            if len(tags) != 1 or set(node) != _NODE_KEYS[tags[0]]:
+                raise ModelFileError(
+                    f"{self.path!r}: node with keys {sorted(node)[:6]} is not one of the format's"
+                )
+            return self._decoders[tags[0]](node)
+        finally:
+            self._depth -= 1
 
     def _float(self, node):
         if node["$float"] not in ("nan", "inf", "-inf"):
@@ -440,37 +545,47 @@ class _Decoder:
         return pathlib.Path(node["$path"])
 
     def _tuple(self, node):
-        return tuple(self.node(v) for v in node["$tuple"])
+        return tuple(self.node(v) for v in _expect(node["$tuple"], list, self.path))
 
     def _dict(self, node):
+        entries = _expect(node["$dict"], dict, self.path)
         result = self._register(node, {})
-        for key, value in node["$dict"].items():
+        for key, value in entries.items():
             result[key] = self.node(value)
         return result
 
     def _items(self, node):
+        entries = _expect(node["$items"], list, self.path)
         result = self._register(node, {})
-        for key, value in node["$items"]:
+        for pair in entries:
+            key, value = _expect(pair, list, self.path)
             result[self.node(key)] = self.node(value)
         return result
 
     def _array(self, node):
-        key = node["$array"]
-        if key not in self.members or key == _HEADER:
-            raise ModelFileError(f"{self.path!r}: missing array member {key!r}")
-        if key not in self._arrays:
-            array = self.members[key]
-            self._arrays[key] = array.astype(object) if node.get("object") else array
-        return self._arrays[key]
+        key, as_object = node["$array"], node["object"]
+        if not isinstance(key, str) or key == _HEADER or type(as_object) is not bool:
+            raise ModelFileError(f"{self.path!r}: bad array node {node!r}")
+        if (key, as_object) not in self._arrays:
+            array = self.archive.read(key)
+            if as_object:
+                if array.dtype.kind != "U":
+                    raise ModelFileError(f"{self.path!r}: object array {key!r} is not strings")
+                array = array.astype(object)
+            self._arrays[key, as_object] = array
+        return self._arrays[key, as_object]
 
     def _scalar(self, node):
-        dtype = np.dtype(node["$scalar"])
+        dtype = np.dtype(_expect(node["$scalar"], str, self.path))
         if dtype.kind not in "biuf":
             raise ModelFileError(f"{self.path!r}: bad scalar dtype {dtype}")
-        return dtype.type(self.node(node["value"]))
+        value = self.node(node["value"])
+        if isinstance(value, float) and dtype.kind != "f":
+            raise ModelFileError(f"{self.path!r}: a float value for a {dtype} scalar")
+        return dtype.type(value)
 
     def _dtype(self, node):
-        dtype = np.dtype(node["$dtype"])
+        dtype = np.dtype(_expect(node["$dtype"], str, self.path))
         if dtype.kind not in "biufU":
             raise ModelFileError(f"{self.path!r}: bad dtype {dtype}")
         return dtype
@@ -491,21 +606,30 @@ class _Decoder:
 
     def _ref(self, node):
         ident = node["$ref"]
-        if ident not in self.objects:
+        if type(ident) is not int or ident not in self.objects:
             raise ModelFileError(f"{self.path!r}: reference to unknown $id {ident!r}")
         return self.objects[ident]
 
     def _object(self, node):
-        entry = _registry().get(node["$object"])
+        name = node["$object"]
+        entry = _registry().get(name) if isinstance(name, str) else None
         if entry is None:
-            raise ModelFileError(f"{self.path!r}: unknown class {node['$object']!r}")
-        cls, _ = entry
-        obj = self._register(node, cls.__new__(cls))
+            raise ModelFileError(f"{self.path!r}: unknown class {name!r}")
+        cls, reset = entry
         attributes = node["attributes"]
         if not isinstance(attributes, dict):
             raise ModelFileError(f"{self.path!r}: attributes of {cls.__name__} are not a mapping")
+        allowed = saved_attributes(cls)
+        foreign = sorted(set(attributes) - allowed)
+        if foreign:  # a file must never shadow a method or add state the class does not have
+            raise ModelFileError(
+                f"{self.path!r}: {foreign[:5]} are not attributes {cls.__name__} saves"
+            )
+        obj = self._register(node, cls.__new__(cls))
         for key, value in attributes.items():
-            obj.__dict__[key] = self.node(value)
+            if key not in reset:
+                obj.__dict__[key] = self.node(value)
+        obj.__dict__.update(reset)  # forward caches and last gradients never come from a file
         return obj
 
     def _register(self, node, value):
@@ -516,34 +640,29 @@ class _Decoder:
         return value
 
 
-def _check_loaded(obj, path) -> None:
-    """Reject files whose arrays do not fit their modules (before the C++ core sees them)."""
-    from rnnfast.nn import Linear, RecurrentStack
-
-    if isinstance(obj, RecurrentStack):
-        expected = obj._parameter_shapes()
-        params = obj.params
-        if not isinstance(params, dict) or set(params) != set(expected):
-            raise ModelFileError(f"{path!r}: recurrent parameters do not match the architecture")
-        for name, shape in expected.items():
-            _check_param(params[name], shape, obj.dtype, name, path)
-    elif isinstance(obj, Linear):
-        shapes = {"weight": (obj.out_features, obj.in_features), "bias": (obj.out_features,)}
-        if not isinstance(obj.params, dict) or set(obj.params) != set(shapes):
-            raise ModelFileError(f"{path!r}: linear parameters do not match the architecture")
-        for name, shape in shapes.items():
-            _check_param(obj.params[name], shape, obj.dtype, name, path)
+def _expect(value, kind: type, path):
+    if not isinstance(value, kind):
+        raise ModelFileError(f"{path!r}: expected a {kind.__name__}, got {type(value).__name__}")
+    return value
 
 
-def _check_param(array, shape, dtype, name, path) -> None:
-    if not isinstance(array, np.ndarray) or array.shape != shape or array.dtype != dtype:
-        raise ModelFileError(
-            f"{path!r}: parameter {name} should be a {np.dtype(dtype)} array of shape {shape}, "
-            f"got {getattr(array, 'dtype', type(array).__name__)} "
-            f"{getattr(array, 'shape', '')}"
-        )
-    if not array.flags.writeable or not array.flags.c_contiguous:
-        raise ModelFileError(f"{path!r}: parameter {name} is not a writable contiguous array")
+def saved_attributes(cls: type) -> frozenset:
+    """The closed set of attributes the format saves and restores for ``cls``: a dataclass's
+    fields, else the class's ``_saved_attributes`` plus, for an estimator, its parameters."""
+    if dataclasses.is_dataclass(cls):
+        return frozenset(f.name for f in dataclasses.fields(cls))
+    names = set(cls._saved_attributes)
+    if hasattr(cls, "_get_param_names"):
+        names.update(cls._get_param_names())
+    return frozenset(names)
+
+
+def _check_loaded(obj) -> None:
+    """Let each loaded object check its own consistency (shapes against the architecture,
+    finite parameters, hyperparameters in range) before anything runs on it."""
+    check = getattr(obj, "_check_loaded_state", None)
+    if check is not None:
+        check()
 
 
 def _version() -> str:

@@ -40,6 +40,8 @@ class SequenceScaler(SaveMixin, OneToOneFeatureMixin, TransformerMixin, BaseEsti
     [[-1.224744871391589, 0.0], [1.224744871391589]]
     """
 
+    _saved_attributes = frozenset({"mean_", "scale_", "n_features_in_"})
+
     def __init__(self, with_mean: bool = True, with_std: bool = True) -> None:
         self.with_mean = with_mean
         self.with_std = with_std
@@ -54,6 +56,22 @@ class SequenceScaler(SaveMixin, OneToOneFeatureMixin, TransformerMixin, BaseEsti
         self.scale_ = np.where(std > 0, std, 1.0) if self.with_std else np.ones(seqs.n_features)
         self.n_features_in_ = seqs.n_features
         return self
+
+    def _check_loaded_state(self) -> None:
+        """Called by :func:`rnnfast.load`: the statistics are finite, of one width."""
+        if "mean_" not in vars(self):
+            return
+        n = self.n_features_in_
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n_features_in_ must be a positive integer, got {n!r}")
+        for name in ("mean_", "scale_"):
+            value = getattr(self, name)
+            if not isinstance(value, np.ndarray) or value.shape != (n,) or value.dtype.kind != "f":
+                raise ValueError(f"{name} must be a float array of shape ({n},)")
+            if not np.isfinite(value).all():
+                raise ValueError(f"{name} holds NaN or infinite values")
+        if not (self.scale_ > 0).all():
+            raise ValueError("scale_ must be positive")
 
     def transform(self, X):
         """Standardised sequences in the form of ``X`` (3-D, 2-D, or a list of arrays)."""

@@ -22,7 +22,8 @@ from rnnfast.estimators._training import (
     training_digest,
 )
 from rnnfast.estimators._truncated_bptt import stream_outputs
-from rnnfast.nn import SequenceNetwork
+from rnnfast.nn import SequenceAutoencoder, SequenceNetwork
+from rnnfast.nn._validation import check_positive_int
 from rnnfast.optim import make_optimizer, make_schedule
 from rnnfast.persistence import save
 
@@ -47,6 +48,12 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
     """
 
     _per_step = False
+    # What rnnfast.save writes besides the hyperparameters, and all that rnnfast.load restores
+    _saved_attributes = frozenset(
+        {"n_features_in_", "network_", "_training_", "_x_mean", "_x_scale"}
+        | {"loss_curve_", "validation_scores_", "best_epoch_", "n_iter_"}
+    )
+    _unsaved_attributes = frozenset({"_resuming"})  # a flag of the call in progress
     # Forecasting and anomaly scoring learn on standardised inputs (statistics from fit):
     # their targets are the inputs' own values, so a feature's scale must not dominate.
     _standardize_inputs = False
@@ -107,10 +114,11 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
                 nesterov=self.nesterov,
             )
             self._training_ = TrainingState(optimizer, None, rng)
+            self._publish_history()  # the new network's (empty) history, from the start
         if self.bptt_steps is not None and not isinstance(self.network_, SequenceNetwork):
             raise ValueError(f"bptt_steps is not supported by {self._bptt_unsupported_reason()}")
         state = self._training_
-        digest = training_digest(train) if self.checkpoint_path is not None or resuming else ""
+        digest = training_digest(train)  # resume() checks it, after a checkpoint or Ctrl-C
         if resuming:
             if digest != state.progress.data_digest:
                 raise ValueError(
@@ -249,6 +257,42 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
     def _check_task_params(self) -> None:
         """Validate the subclass's own hyperparameters."""
 
+    # ------------------------------------------------------------------ loading
+    def _check_loaded_state(self) -> None:
+        """Called by :func:`rnnfast.load` after the networks' own checks: hyperparameters are
+        in range and the fitted parts agree, so a loaded model predicts or was never fitted."""
+        check_shared_params(self)
+        self._check_task_params()
+        if "network_" not in vars(self):
+            return
+        check_positive_int(self.n_features_in_, "n_features_in_")
+        self._check_loaded_targets()
+        net = self.network_
+        if not isinstance(net, (SequenceNetwork, SequenceAutoencoder)) or net.dtype != np.float32:
+            raise TypeError("network_ must be a float32 SequenceNetwork or SequenceAutoencoder")
+        if isinstance(net, SequenceNetwork) and net.per_step != self._per_step:
+            raise ValueError("network_ gives one output per step where the task does not, or not")
+        if net.input_size != self._input_size() or net.output_size != self._output_size():
+            raise ValueError(
+                f"network_ maps {net.input_size} features to {net.output_size} outputs; this "
+                f"{type(self).__name__} needs {self._input_size()} to {self._output_size()}"
+            )
+        if self._standardize_inputs:
+            check_statistics(self._x_mean, self._x_scale, self.n_features_in_, "_x")
+        training = vars(self).get("_training_")
+        if not isinstance(training, TrainingState):
+            raise TypeError("_training_ must be the fit's TrainingState")
+        params = getattr(training.optimizer, "params", None)
+        if (
+            not isinstance(params, dict)
+            or params.keys() != net.params.keys()
+            or any(params[name] is not array for name, array in net.params.items())
+        ):
+            raise ValueError("the optimizer does not hold network_'s parameters")
+
+    def _check_loaded_targets(self) -> None:
+        """Check the task's fitted target attributes (``classes_`` etc.) of a loaded model."""
+
     # ------------------------------------------------------------------ inference
     def _forward_all(self, seqs: Sequences) -> np.ndarray:
         """Network outputs for every sequence, in input order (padded per step when per-step)."""
@@ -262,10 +306,11 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
             + (self.network_.output_size,)
         )
         outputs = np.zeros(out_shape, np.float32)
-        for index in inference_batches(net_input.lengths, _INFERENCE_BATCH):
+        batch_size, window = self._inference_split(net_input.values.shape[1])
+        for index in inference_batches(net_input.lengths, batch_size):
             batch = net_input.subset(index)
-            if batch.values.shape[1] > _STREAM_WINDOW and self._can_stream():
-                result = stream_outputs(self.network_, batch.values, batch.lengths, _STREAM_WINDOW)
+            if batch.values.shape[1] > window:
+                result = stream_outputs(self.network_, batch.values, batch.lengths, window)
             else:
                 result = self.network_.forward(
                     batch.values, batch_lengths(batch.lengths), training=False
@@ -275,6 +320,16 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
             else:
                 outputs[index] = result
         return outputs
+
+    def _inference_split(self, time: int) -> tuple[int, int]:
+        """``(batch size, window)`` for inference on sequences of up to ``time`` steps: at most
+        ``_INFERENCE_BATCH`` sequences and windows of ``_STREAM_WINDOW`` steps (when the
+        network can stream), fewer where the core's 32-bit size limit needs it."""
+        window = min(time, _STREAM_WINDOW) if self._can_stream() else time
+        while self.network_.max_batch(window) < 1 and window > 1 and self._can_stream():
+            window //= 2
+        # a non-streaming network that cannot take even one such sequence says so itself
+        return max(1, min(_INFERENCE_BATCH, self.network_.max_batch(window))), window
 
     def _can_stream(self) -> bool:
         """Whether inference may run window by window: a unidirectional SequenceNetwork."""
@@ -313,3 +368,14 @@ def per_step_loss(loss_fn, outputs, targets, weights, lengths):
     grad = np.zeros_like(outputs)
     grad[mask] = grad_valid
     return loss, grad
+
+
+def check_statistics(mean, scale, size: int, name: str) -> None:
+    """Loaded standardisation statistics: finite arrays of shape ``(size,)``, scales > 0."""
+    for array in (mean, scale):
+        if not isinstance(array, np.ndarray) or array.shape != (size,) or array.dtype.kind != "f":
+            raise ValueError(f"{name} statistics must be float arrays of shape ({size},)")
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} statistics hold NaN or infinite values")
+    if not (scale > 0).all():
+        raise ValueError(f"{name} scales must be positive")

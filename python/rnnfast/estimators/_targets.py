@@ -73,3 +73,20 @@ def class_weights_for(class_weight, classes: np.ndarray, codes: np.ndarray) -> n
         for label, value in class_weight.items():
             weights[np.searchsorted(classes, label)] = value
     return weights[codes].astype(np.float32)
+
+
+def check_loaded_classes(classes: object, minimum: int) -> None:
+    """``classes_`` read from a file: a 1-D array of at least ``minimum`` sorted, distinct,
+    real or string labels (what :func:`fit_classes` produces)."""
+    if not isinstance(classes, np.ndarray) or classes.ndim != 1 or len(classes) < minimum:
+        raise ValueError(f"classes_ must be a 1-D array of at least {minimum} labels")
+    if classes.dtype.kind not in "biufUO":
+        raise ValueError(f"classes_ must hold numbers or strings, got dtype {classes.dtype}")
+    if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+        raise ValueError("classes_ holds NaN or infinite labels")
+    try:
+        distinct_sorted = np.array_equal(np.unique(classes), classes)
+    except TypeError:  # labels that do not compare
+        distinct_sorted = False
+    if not distinct_sorted:
+        raise ValueError("classes_ must be sorted and distinct")

@@ -101,18 +101,23 @@ def _run_epochs(est, network, state, train, validation, checkpoint):
     while not progress.finished:
         epoch = len(state.loss_curve) + 1
         started = time.perf_counter()
-        last_good = {k: v.copy() for k, v in network.params.items()}
-        batches = bucketed_batches(train.sequences.lengths, est.batch_size, state.rng)
-        total = 0.0
-        for number, index in enumerate(batches, 1):
-            seqs, targets, weights = train.batch(index, est._per_step)
+        start = _EpochStart(network, state)
+        last_good = start.params
+        try:
+            batches = bucketed_batches(train.sequences.lengths, est.batch_size, state.rng)
+            total = 0.0
+            for number, index in enumerate(batches, 1):
+                seqs, targets, weights = train.batch(index, est._per_step)
 
-            loss = _train_batch(
-                est, network, state, (seqs, targets, weights), last_good, (epoch, number)
-            )
-            total += loss * len(index)
-            if est.verbose >= 2:
-                _progress_bar(epoch, number, len(batches), total / n)
+                loss = _train_batch(
+                    est, network, state, (seqs, targets, weights), last_good, (epoch, number)
+                )
+                total += loss * len(index)
+                if est.verbose >= 2:
+                    _progress_bar(epoch, number, len(batches), total / n)
+        except BaseException:  # Ctrl-C, divergence, ...: the fit stands at this epoch's start
+            start.rewind(network, state)
+            raise
         state.loss_curve.append(total / n)
         progress.done += 1
 
@@ -139,6 +144,8 @@ def _run_epochs(est, network, state, train, validation, checkpoint):
             if est.verbose:
                 print(f"early stopping: best validation score at epoch {state.best_epoch}")
             progress.done = progress.epochs
+        est._publish_history()  # fitted attributes follow every epoch, so an interrupt
+        # leaves them agreeing with network_ and resume() can finish the fit
         if est.checkpoint_path is not None and (
             progress.done % est.checkpoint_every == 0 or progress.finished
         ):
@@ -146,6 +153,29 @@ def _run_epochs(est, network, state, train, validation, checkpoint):
     if progress.best_params is not None:
         for name, value in progress.best_params.items():
             network.params[name][...] = value
+
+
+class _EpochStart:
+    """What an epoch changes, as it was when the epoch began: the weights, the optimizer's
+    state and step count, and every random stream (batch order, dropout masks)."""
+
+    def __init__(self, network, state: TrainingState) -> None:
+        self.params = {k: v.copy() for k, v in network.params.items()}
+        self.optimizer = state.optimizer.state_dict()
+        self.steps = state.steps
+        self.generators = [g.bit_generator.state for g in _generators(network, state)]
+
+    def rewind(self, network, state: TrainingState) -> None:
+        for name, value in self.params.items():
+            network.params[name][...] = value
+        state.optimizer.load_state_dict(self.optimizer)
+        state.steps = self.steps
+        for generator, saved in zip(_generators(network, state), self.generators, strict=True):
+            generator.bit_generator.state = saved
+
+
+def _generators(network, state: TrainingState) -> list:
+    return [state.rng, *network.random_generators()]
 
 
 def _train_batch(est, network, state, batch, last_good, position) -> float:

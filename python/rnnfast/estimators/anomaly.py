@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from rnnfast.data.sequences import Sequences
 from rnnfast.estimators._base import RNNEstimatorBase, per_step_loss, per_step_mask
 from rnnfast.estimators._params import shared_init
+from rnnfast.nn._validation import check_number
 from rnnfast.nn.autoencoder import SequenceAutoencoder
 from rnnfast.nn.losses import squared_error
 
@@ -126,6 +127,11 @@ class RNNAnomalyDetector(OutlierMixin, RNNEstimatorBase):
         targets = self._standardized(seqs).values  # the standardised steps themselves
         mask = per_step_mask(seqs.lengths, seqs.values.shape[1])
         return targets, (weights[:, None] * mask).astype(np.float32)
+
+    _saved_attributes = RNNEstimatorBase._saved_attributes | {"offset_"}
+
+    def _check_loaded_targets(self):
+        check_number(self.offset_, "offset_")  # finite
 
     def _output_size(self) -> int:
         return self.n_features_in_

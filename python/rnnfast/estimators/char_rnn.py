@@ -139,6 +139,19 @@ class CharRNN(RNNEstimatorBase):
     def _prepare_targets(self, seqs, y, weights, fitting):
         return y, np.broadcast_to(weights[:, None], y.shape).astype(np.float32)
 
+    _saved_attributes = RNNEstimatorBase._saved_attributes | {"vocabulary_", "_codes"}
+
+    def _check_loaded_targets(self):
+        vocabulary = self.vocabulary_
+        if not isinstance(vocabulary, str) or not vocabulary:
+            raise ValueError("vocabulary_ must be a non-empty string")
+        if "".join(sorted(set(vocabulary))) != vocabulary or self._codes != {
+            ch: i for i, ch in enumerate(vocabulary)
+        }:
+            raise ValueError("vocabulary_ must be sorted distinct characters, _codes their indices")
+        if self.n_features_in_ != len(vocabulary):
+            raise ValueError("n_features_in_ must be the vocabulary's size (one-hot input)")
+
     def _output_size(self) -> int:
         return len(self.vocabulary_)
 

@@ -11,6 +11,7 @@ from rnnfast.estimators._params import shared_init
 from rnnfast.estimators._plan import InferencePlan
 from rnnfast.estimators._targets import (
     check_class_weight,
+    check_loaded_classes,
     class_weights_for,
     encode_labels,
     fit_classes,
@@ -110,6 +111,11 @@ class RNNClassifier(ClassifierMixin, RNNEstimatorBase):
             self.classes_ = fit_classes(y, classes)
         codes = encode_labels(y, self.classes_)
         return codes, weights * class_weights_for(self.class_weight, self.classes_, codes)
+
+    _saved_attributes = RNNEstimatorBase._saved_attributes | {"classes_"}
+
+    def _check_loaded_targets(self):
+        check_loaded_classes(self.classes_, minimum=2)
 
     def _output_size(self) -> int:
         return len(self.classes_)

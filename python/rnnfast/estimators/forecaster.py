@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -10,6 +11,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from rnnfast.data.windows import sliding_windows
 from rnnfast.estimators._params import shared_init
 from rnnfast.estimators.regressor import RNNRegressor
+from rnnfast.nn._validation import check_bool, check_number, check_positive_int
 
 
 @shared_init(window=24, horizon=1)
@@ -104,6 +106,29 @@ class RNNForecaster(RNNRegressor):
         """Forecasts for windows ``X``, shaped like the ``y`` given to :meth:`fit`."""
         out = super().predict(X)
         return out.reshape((len(out), *self._y_tail))
+
+    _saved_attributes = RNNRegressor._saved_attributes | {
+        "_y_tail",
+        "_series_k",
+        "_series_1d",
+        "_n_exog",
+    }
+
+    def _check_loaded_targets(self):
+        super()._check_loaded_targets()
+        tail = self._y_tail
+        if (
+            not isinstance(tail, tuple)
+            or not all(isinstance(n, int) and n > 0 for n in tail)
+            or math.prod(tail) != self.n_outputs_
+        ):
+            raise ValueError(f"_y_tail {tail!r} does not hold n_outputs_={self.n_outputs_}")
+        if self._series_k is not None:
+            check_positive_int(self._series_k, "_series_k")
+            check_bool(self._series_1d, "_series_1d")
+            check_number(self._n_exog, "_n_exog", 0, integer=True)
+            if self.n_features_in_ != self._series_k + self._n_exog:
+                raise ValueError("the series' width and covariates do not match n_features_in_")
 
     def _value_shape(self) -> tuple:
         return tuple(self._y_tail)

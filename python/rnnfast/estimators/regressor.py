@@ -7,9 +7,10 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from rnnfast.estimators._base import RNNEstimatorBase
+from rnnfast.estimators._base import RNNEstimatorBase, check_statistics
 from rnnfast.estimators._params import shared_init
 from rnnfast.estimators._plan import InferencePlan
+from rnnfast.nn._validation import check_bool, check_positive_int
 from rnnfast.nn.losses import squared_error
 
 
@@ -112,6 +113,18 @@ class RNNRegressor(TargetStandardizer, RegressorMixin, RNNEstimatorBase):
                 f"y has {y.shape[1]} targets, the model was fitted with {self.n_outputs_}"
             )
         return self._standardize(y), weights
+
+    _saved_attributes = RNNEstimatorBase._saved_attributes | {
+        "n_outputs_",
+        "_y_1d",
+        "_y_mean",
+        "_y_scale",
+    }
+
+    def _check_loaded_targets(self):
+        check_positive_int(self.n_outputs_, "n_outputs_")
+        check_bool(self._y_1d, "_y_1d")
+        check_statistics(self._y_mean, self._y_scale, self.n_outputs_, "_y")
 
     def _output_size(self) -> int:
         return self.n_outputs_

@@ -10,6 +10,7 @@ from rnnfast.data.sequences import Sequences, stack_frames
 from rnnfast.estimators._base import RNNEstimatorBase
 from rnnfast.estimators._params import shared_init
 from rnnfast.estimators._plan import InferencePlan
+from rnnfast.estimators._targets import check_loaded_classes
 from rnnfast.metrics import label_error_rate
 from rnnfast.nn._validation import check_number
 from rnnfast.nn.ctc_decode import ctc_beam_decode, ctc_greedy_decode
@@ -188,6 +189,13 @@ class SequenceTranscriber(RNNEstimatorBase):
 
     def _input_size(self) -> int:
         return self.n_features_in_ * self.frame_stride
+
+    _saved_attributes = RNNEstimatorBase._saved_attributes | {"classes_", "target_type_"}
+
+    def _check_loaded_targets(self):
+        check_loaded_classes(self.classes_, minimum=1)
+        if self.target_type_ not in ("str", "labels"):
+            raise ValueError(f"target_type_ must be 'str' or 'labels', got {self.target_type_!r}")
 
     def _output_size(self) -> int:
         return 1 + len(self.classes_)

@@ -168,3 +168,35 @@ def check_step_scores(
     scores = check_class_scores(scores, name)
     n, time, n_classes = scores.shape
     return scores, check_input_lengths(input_lengths, n, time), check_blank(blank, n_classes)
+
+
+def check_loaded_parameters(params: object, shapes: dict, dtype: np.dtype, owner: str) -> None:
+    """Parameters read from a file: exactly the names of ``shapes``, each a writable,
+    C-contiguous, finite array of its shape and ``dtype`` (ValueError otherwise), so neither
+    the C++ core nor a prediction ever sees a file's inconsistency."""
+    if not isinstance(params, dict) or set(params) != set(shapes):
+        raise ValueError(f"{owner} parameters do not match the architecture")
+    for name, shape in shapes.items():
+        array = params[name]
+        if not isinstance(array, np.ndarray) or array.shape != shape or array.dtype != dtype:
+            raise ValueError(
+                f"{owner} parameter {name} should be a {np.dtype(dtype)} array of shape {shape}, "
+                f"got {getattr(array, 'dtype', type(array).__name__)} "
+                f"{getattr(array, 'shape', '')}"
+            )
+        if not array.flags.writeable or not array.flags.c_contiguous:
+            raise ValueError(f"{owner} parameter {name} is not a writable contiguous array")
+        if not np.isfinite(array).all():
+            raise ValueError(f"{owner} parameter {name} holds NaN or infinite values")
+
+
+def check_bool(value: object, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def check_generator(value: object, name: str) -> np.random.Generator:
+    if not isinstance(value, np.random.Generator):
+        raise TypeError(f"{name} must be a numpy.random.Generator, got {type(value).__name__}")
+    return value

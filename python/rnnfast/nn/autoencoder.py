@@ -15,10 +15,12 @@ from rnnfast.nn._validation import check_dtype
 from rnnfast.nn.init import as_generator
 from rnnfast.nn.network import (
     SequenceNetwork,
+    check_joined_params,
     final_feature_grads,
     final_features,
     make_recurrent,
 )
+from rnnfast.nn.recurrent import RecurrentStack
 
 
 class SequenceAutoencoder(SaveMixin):
@@ -28,6 +30,8 @@ class SequenceAutoencoder(SaveMixin):
     (the output reconstructs the input, one vector per step). ``params`` and ``grads`` are
     keyed ``"encoder.<torch name>"`` and ``"decoder.<SequenceNetwork key>"``.
     """
+
+    _saved_attributes = frozenset({"encoder", "decoder", "dtype", "params", "grads"})
 
     def __init__(
         self,
@@ -71,6 +75,29 @@ class SequenceAutoencoder(SaveMixin):
     @property
     def output_size(self) -> int:
         return self.decoder.output_size
+
+    def random_generators(self) -> tuple[np.random.Generator, ...]:
+        """The generators a training forward draws from (dropout masks), e.g. to rewind them."""
+        return (*self.encoder.random_generators(), *self.decoder.random_generators())
+
+    def max_batch(self, time: int) -> int:
+        """The most sequences of ``time`` steps one forward can take (see
+        :meth:`RecurrentStack.max_batch`)."""
+        return min(self.encoder.max_batch(time), self.decoder.max_batch(time))
+
+    def _check_loaded_state(self) -> None:
+        """Called by :func:`rnnfast.load`: the decoder reads the code the encoder gives and
+        reconstructs the encoder's input width."""
+        if not isinstance(self.encoder, RecurrentStack) or not isinstance(
+            self.decoder, SequenceNetwork
+        ):
+            raise TypeError("SequenceAutoencoder needs a recurrent encoder and a SequenceNetwork")
+        code_size = self.encoder.num_directions * self.encoder.hidden_size
+        if self.decoder.input_size != code_size or self.decoder.output_size != self.input_size:
+            raise ValueError("SequenceAutoencoder's decoder does not fit its encoder")
+        if not self.decoder.per_step or not self.dtype == self.encoder.dtype == self.decoder.dtype:
+            raise ValueError("SequenceAutoencoder's decoder is not per-step, or dtypes differ")
+        check_joined_params(self.params, {"encoder": self.encoder, "decoder": self.decoder})
 
     def forward(self, x: np.ndarray, lengths: np.ndarray | None = None, training: bool = True):
         """Reconstruction of ``x``, shape ``(batch, time, input_size)``."""

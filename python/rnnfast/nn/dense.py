@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnfast._saving import SaveMixin
-from rnnfast.nn._validation import check_dtype, check_positive_int
+from rnnfast.nn._validation import check_dtype, check_loaded_parameters, check_positive_int
 from rnnfast.nn.init import as_generator, torch_default_uniform
 
 
@@ -24,6 +24,10 @@ class Linear(SaveMixin):
     params : dict with ``"weight"`` ``(out_features, in_features)`` and ``"bias"`` ``(out,)``
     grads : dict like ``params``, or None before the first :meth:`backward`
     """
+
+    _saved_attributes = frozenset({"in_features", "out_features", "dtype", "params", "grads"}) | {
+        "_input"
+    }
 
     def __init__(
         self,
@@ -44,6 +48,15 @@ class Linear(SaveMixin):
         }
         self.grads: dict[str, np.ndarray] | None = None
         self._input: np.ndarray | None = None
+
+    def _check_loaded_state(self) -> None:
+        """Called by :func:`rnnfast.load`: sizes, dtype and parameters agree."""
+        check_positive_int(self.in_features, "Linear.in_features")
+        check_positive_int(self.out_features, "Linear.out_features")
+        if check_dtype(self.dtype) != self.dtype:
+            raise TypeError(f"Linear.dtype must be a numpy dtype, got {self.dtype!r}")
+        shapes = {"weight": (self.out_features, self.in_features), "bias": (self.out_features,)}
+        check_loaded_parameters(self.params, shapes, self.dtype, "Linear")
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         """``x`` ``(..., in_features)`` -> ``(..., out_features)``; keeps ``x`` if training

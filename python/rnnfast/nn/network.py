@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from rnnfast._saving import SaveMixin
-from rnnfast.nn._validation import check_dtype, check_positive_int, check_probability
+from rnnfast.nn._validation import (
+    check_bool,
+    check_dtype,
+    check_generator,
+    check_positive_int,
+    check_probability,
+)
 from rnnfast.nn.dense import Linear
 from rnnfast.nn.dropout import dropout_mask
 from rnnfast.nn.init import as_generator, initialize_recurrent
@@ -85,6 +91,10 @@ class SequenceNetwork(SaveMixin):
         same array objects as the submodules', so an optimizer stepping ``params`` trains both.
     """
 
+    _saved_attributes = frozenset(
+        {"recurrent", "head", "dtype", "dropout", "per_step", "params", "grads", "_rng", "_mask"}
+    )
+
     def __init__(
         self,
         cell: str,
@@ -129,6 +139,33 @@ class SequenceNetwork(SaveMixin):
     @property
     def input_size(self) -> int:
         return self.recurrent.input_size
+
+    def random_generators(self) -> tuple[np.random.Generator, ...]:
+        """The generators a training forward draws from (dropout masks), e.g. to rewind them."""
+        return (self._rng, *self.recurrent.random_generators())
+
+    def max_batch(self, time: int) -> int:
+        """The most sequences of ``time`` steps one forward can take (see
+        :meth:`RecurrentStack.max_batch`)."""
+        return self.recurrent.max_batch(time)
+
+    def _check_loaded_state(self) -> None:
+        """Called by :func:`rnnfast.load` (after the submodules' own checks): the head reads
+        what the stack gives, and ``params`` holds exactly the submodules' arrays."""
+        if not isinstance(self.recurrent, RecurrentStack) or not isinstance(self.head, Linear):
+            raise TypeError("SequenceNetwork needs a recurrent stack and a Linear head")
+        width = self.recurrent.num_directions * self.recurrent.hidden_size
+        if self.head.in_features != width:
+            raise ValueError(
+                f"SequenceNetwork head reads {self.head.in_features} features but the stack "
+                f"gives {width}"
+            )
+        if not self.dtype == self.recurrent.dtype == self.head.dtype:
+            raise ValueError("SequenceNetwork and its submodules differ in dtype")
+        check_probability(self.dropout, "SequenceNetwork.dropout")
+        check_bool(self.per_step, "SequenceNetwork.per_step")
+        check_generator(self._rng, "SequenceNetwork._rng")
+        check_joined_params(self.params, {"recurrent": self.recurrent, "head": self.head})
 
     @property
     def output_size(self) -> int:
@@ -191,3 +228,17 @@ def final_feature_grads(stack: RecurrentStack, grad_features: np.ndarray):
     for d in range(dirs):
         grad_h[(stack.num_layers - 1) * dirs + d] = grad_features[:, d * hidden : (d + 1) * hidden]
     return grad_output, ((grad_h, None) if stack._has_cell_state else grad_h)
+
+
+def check_joined_params(params: object, parts: dict) -> None:
+    """``params`` of a loaded composite module: exactly ``"<part>.<name>"`` for each part's
+    parameters, the very same arrays (so an optimizer stepping ``params`` trains the parts)."""
+    expected = {
+        f"{prefix}.{name}": array
+        for prefix, part in parts.items()
+        for name, array in part.params.items()
+    }
+    if not isinstance(params, dict) or set(params) != set(expected):
+        raise ValueError("the module's params do not match its submodules' parameters")
+    if any(params[name] is not array for name, array in expected.items()):
+        raise ValueError("the module's params are not its submodules' arrays")

@@ -14,8 +14,11 @@ from rnnfast._saving import SaveMixin
 from rnnfast.backends import cpu
 from rnnfast.nn._validation import (
     as_float_array,
+    check_bool,
     check_dtype,
+    check_generator,
     check_lengths,
+    check_loaded_parameters,
     check_positive_int,
     check_probability,
 )
@@ -78,6 +81,10 @@ class _ForwardCache:
         return not self.direction_caches
 
 
+# The core hands sizes to a BLAS with 32-bit indices: time * batch * width must fit in one.
+MAX_ELEMENTS = 2**31 - 1
+
+
 class RecurrentStack(SaveMixin):
     """Multi-layer, optionally bidirectional recurrent network over whole sequences.
 
@@ -99,7 +106,13 @@ class RecurrentStack(SaveMixin):
     """
 
     _gates: int
+    _cache_width: int  # cache row width per step in units of hidden_size (the cell's kCacheWidth)
     _has_cell_state: bool = False
+    # what rnnfast.save writes and rnnfast.load restores (the cache is saved empty)
+    _saved_attributes = frozenset(
+        {"input_size", "hidden_size", "num_layers", "bidirectional", "dtype", "dropout"}
+        | {"params", "grads", "_cache", "_last_forward_was_inference", "_dropout_rng"}
+    )
 
     def __init__(
         self,
@@ -135,6 +148,22 @@ class RecurrentStack(SaveMixin):
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    def random_generators(self) -> tuple[np.random.Generator, ...]:
+        """The generators a training forward draws from (dropout masks), e.g. to rewind them."""
+        return (self._dropout_rng,)
+
+    def max_batch(self, time: int) -> int:
+        """The most sequences of ``time`` steps that one :meth:`forward` (and its
+        :meth:`backward`) can take: the core indexes ``time * batch * width`` with 32-bit
+        integers. 0 when not even one fits; split the batch (or the time axis) to stay inside.
+        """
+        return MAX_ELEMENTS // (check_positive_int(time, "time") * self._row_width())
+
+    def _row_width(self) -> int:
+        """The widest per-(step, sample) row the core indexes: input, output or cache."""
+        hidden = self.hidden_size
+        return max(self.input_size, self.num_directions * hidden, self._cache_width * hidden)
+
     @property
     def _cell(self) -> str:
         """Name of the extension's cell kernels."""
@@ -152,6 +181,23 @@ class RecurrentStack(SaveMixin):
                 shapes[f"bias_ih{sfx}"] = (gh,)
                 shapes[f"bias_hh{sfx}"] = (gh,)
         return shapes
+
+    def _check_loaded_state(self) -> None:
+        """Called by :func:`rnnfast.load`: the architecture's fields and the parameters agree."""
+        owner = type(self).__name__
+        for name in ("input_size", "hidden_size", "num_layers"):
+            check_positive_int(getattr(self, name), f"{owner}.{name}")
+        check_bool(self.bidirectional, f"{owner}.bidirectional")
+        if check_dtype(self.dtype) != self.dtype:
+            raise TypeError(f"{owner}.dtype must be a numpy dtype, got {self.dtype!r}")
+        check_probability(self.dropout, f"{owner}.dropout")
+        check_generator(self._dropout_rng, f"{owner}._dropout_rng")
+        # count before building the shapes: a file claiming 10**7 layers is refused at once
+        if not isinstance(self.params, dict) or len(self.params) != len(_KINDS) * (
+            self.num_layers * self.num_directions
+        ):
+            raise ValueError(f"{owner} parameters do not match the architecture")
+        check_loaded_parameters(self.params, self._parameter_shapes(), self.dtype, owner)
 
     def _layer_weights(self, layer: int, direction: int) -> tuple[np.ndarray, ...]:
         sfx = _suffix(layer, direction)
@@ -234,6 +280,12 @@ class RecurrentStack(SaveMixin):
         batch, time = x.shape[:2]
         if time < 1:
             raise ValueError("x must have at least one time step (axis 1), got 0")
+        if batch * time * self._row_width() > MAX_ELEMENTS:  # before anything of that size
+            raise ValueError(
+                f"x of {batch} sequences of {time} steps is too large for one call: time * "
+                f"batch * {self._row_width()} must be at most 2**31 - 1 (the core's 32-bit "
+                f"indexing); pass at most {self.max_batch(time)} sequences of this length at a time"
+            )
         lengths = check_lengths(lengths, batch, time)
         h0, c0 = self._initial_state(hx, batch)
 
@@ -495,6 +547,8 @@ class RNN(RecurrentStack):
     """
 
     _gates = 1
+    _cache_width = 1
+    _saved_attributes = RecurrentStack._saved_attributes | {"nonlinearity"}
 
     def __init__(
         self,
@@ -525,6 +579,13 @@ class RNN(RecurrentStack):
     def _cell(self) -> str:
         return f"rnn_{self.nonlinearity}"
 
+    def _check_loaded_state(self) -> None:
+        if self.nonlinearity not in ("tanh", "relu"):
+            raise ValueError(
+                f"RNN.nonlinearity must be 'tanh' or 'relu', got {self.nonlinearity!r}"
+            )
+        super()._check_loaded_state()
+
     def _extra_repr(self) -> str:
         return f"nonlinearity={self.nonlinearity!r}"
 
@@ -537,6 +598,7 @@ class LSTM(RecurrentStack):
     """
 
     _gates = 4
+    _cache_width = 4
     _has_cell_state = True
 
     @property
@@ -552,6 +614,7 @@ class GRU(RecurrentStack):
     """
 
     _gates = 3
+    _cache_width = 4  # the n gate's input and hidden parts are kept apart
 
     @property
     def _cell(self) -> str:

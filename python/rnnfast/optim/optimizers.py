@@ -31,6 +31,8 @@ class Optimizer:
         (decoupled from the gradient in :class:`AdamW`).
     """
 
+    _saved_attributes = frozenset({"params", "learning_rate", "weight_decay", "state", "steps"})
+
     def __init__(self, params: dict, learning_rate: float, weight_decay: float = 0.0) -> None:
         if not isinstance(params, dict) or not params:
             raise TypeError("params must be a non-empty dict of name -> numpy array")
@@ -39,6 +41,26 @@ class Optimizer:
         self.weight_decay = check_number(weight_decay, "weight_decay", 0)
         self.state: dict[str, dict[str, np.ndarray]] = {name: {} for name in params}
         self.steps = 0
+
+    def _check_loaded_state(self) -> None:
+        """Called by :func:`rnnfast.load`: one state buffer set per parameter, each buffer of
+        its parameter's shape and dtype, and hyperparameters in range."""
+        if not isinstance(self.params, dict) or not all(
+            isinstance(p, np.ndarray) for p in self.params.values()
+        ):
+            raise TypeError("the optimizer's params must be a dict of arrays")
+        if not isinstance(self.state, dict) or set(self.state) != set(self.params):
+            raise ValueError("the optimizer's state does not match its params")
+        for name, buffers in self.state.items():
+            param = self.params[name]
+            if not isinstance(buffers, dict) or not all(
+                isinstance(b, np.ndarray) and b.shape == param.shape and b.dtype == param.dtype
+                for b in buffers.values()
+            ):
+                raise ValueError(f"the optimizer's state for {name!r} does not match the parameter")
+        check_number(self.learning_rate, "learning_rate", 0, include_low=False)
+        check_number(self.weight_decay, "weight_decay", 0)
+        check_number(self.steps, "steps", 0, integer=True)
 
     def step(self, grads: dict) -> None:
         """Apply one update with ``grads`` (same keys and shapes as ``params``)."""
@@ -78,6 +100,8 @@ class SGD(Optimizer):
     ``g + momentum * b`` with Nesterov; ``w -= learning_rate * direction``.
     """
 
+    _saved_attributes = Optimizer._saved_attributes | {"momentum", "nesterov"}
+
     def __init__(
         self,
         params: dict,
@@ -113,6 +137,8 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
+
+    _saved_attributes = Optimizer._saved_attributes | {"betas", "eps"}
 
     def __init__(
         self,
@@ -170,6 +196,8 @@ class AdamW(Adam):
 class RMSprop(Optimizer):
     """RMSprop (Hinton 2012): ``v = a v + (1-a) g^2``, ``w -= lr * g / (sqrt(v) + eps)``."""
 
+    _saved_attributes = Optimizer._saved_attributes | {"alpha", "eps"}
+
     def __init__(
         self,
         params: dict,
@@ -191,6 +219,8 @@ class RMSprop(Optimizer):
 
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al. 2011): ``s += g^2``, ``w -= lr * g / (sqrt(s) + eps)``."""
+
+    _saved_attributes = Optimizer._saved_attributes | {"eps"}
 
     def __init__(
         self,

@@ -31,6 +31,8 @@ __all__ = [
 class LRSchedule:
     """Base class; subclasses give the factor of the base rate at a post-warm-up epoch."""
 
+    _saved_attributes = frozenset({"optimizer", "warmup_epochs", "base_lr", "epoch"})
+
     def __init__(self, optimizer, *, warmup_epochs: int = 0) -> None:
         self.optimizer = optimizer
         self.warmup_epochs = check_number(warmup_epochs, "warmup_epochs", 0, integer=True)
@@ -63,6 +65,8 @@ class ConstantLR(LRSchedule):
 class StepLR(LRSchedule):
     """``base * gamma ** (epoch // step_size)``."""
 
+    _saved_attributes = LRSchedule._saved_attributes | {"step_size", "gamma"}
+
     def __init__(self, optimizer, step_size: int = 10, gamma: float = 0.1, *, warmup_epochs=0):
         self.step_size = check_number(step_size, "step_size", 1, integer=True)
         self.gamma = check_number(gamma, "gamma", 0, include_low=False)
@@ -75,6 +79,8 @@ class StepLR(LRSchedule):
 class ExponentialLR(LRSchedule):
     """``base * gamma ** epoch``."""
 
+    _saved_attributes = LRSchedule._saved_attributes | {"gamma"}
+
     def __init__(self, optimizer, gamma: float = 0.95, *, warmup_epochs=0):
         self.gamma = check_number(gamma, "gamma", 0, include_low=False)
         super().__init__(optimizer, warmup_epochs=warmup_epochs)
@@ -85,6 +91,8 @@ class ExponentialLR(LRSchedule):
 
 class CosineLR(LRSchedule):
     """``min_lr + (base - min_lr) * (1 + cos(pi * min(epoch, T) / T)) / 2``, T = total_epochs."""
+
+    _saved_attributes = LRSchedule._saved_attributes | {"total_epochs", "min_lr"}
 
     def __init__(self, optimizer, total_epochs: int, min_lr: float = 0.0, *, warmup_epochs=0):
         self.total_epochs = check_number(total_epochs, "total_epochs", 1, integer=True)
@@ -105,6 +113,12 @@ class ReduceLROnPlateau(LRSchedule):
     The rate never goes below ``min_lr``. This follows ``torch.optim.lr_scheduler``'s
     relative-threshold rule without cooldown.
     """
+
+    _saved_attributes = (
+        LRSchedule._saved_attributes
+        | {"factor", "mode", "patience", "threshold", "min_lr"}
+        | {"best", "bad_epochs", "_current"}
+    )
 
     def __init__(
         self,
