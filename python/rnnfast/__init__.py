@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 
 from rnnfast import metrics, nn, optim
 from rnnfast._config import config_info, set_num_threads, show_config
-from rnnfast.data import SequenceScaler
+from rnnfast.data import SequenceScaler, TextSequencer
 from rnnfast.estimators import (
     CharRNN,
     RNNAnomalyDetector,
@@ -27,6 +27,7 @@ __all__ = [
     "SequenceScaler",
     "SequenceTagger",
     "SequenceTranscriber",
+    "TextSequencer",
     "TrainingDivergedError",
     "__version__",
     "config_info",

@@ -77,18 +77,21 @@ class ModelFileError(ValueError):
 def _persistable_classes() -> dict[str, tuple[type, dict]]:
     """Class name -> (class, attributes reset on save: name -> value they take on load)."""
     from rnnfast import estimators, nn, optim
-    from rnnfast.data import SequenceScaler
+    from rnnfast.data import SequenceScaler, TextSequencer
     from rnnfast.estimators._training import FitProgress, TrainingState
 
     forward_state = {"grads": None}
     classes = {
         nn.RNN: {**forward_state, "_cache": None, "_last_forward_was_inference": False},
         nn.Linear: {**forward_state, "_input": None},
+        nn.Embedding: {**forward_state, "_tokens": None},
+        nn.Attention: {**forward_state, "_cache": None},
         nn.SequenceNetwork: {**forward_state, "_mask": None},
         nn.SequenceAutoencoder: forward_state,
         TrainingState: {},
         FitProgress: {},
         SequenceScaler: {},
+        TextSequencer: {},
     }
     classes[nn.LSTM] = classes[nn.GRU] = classes[nn.RNN]
     for name in estimators.__all__:

@@ -1,17 +1,22 @@
-"""The network layer: recurrent stacks, a linear head, losses and initialisers, with explicit
-forward/backward over numpy arrays."""
+"""The network layer: recurrent stacks, embeddings, attention, a linear head, losses and
+initialisers, with explicit forward/backward over numpy arrays."""
 
+from rnnfast.nn.attention import ATTENTION_KINDS, Attention
 from rnnfast.nn.autoencoder import SequenceAutoencoder
 from rnnfast.nn.dense import Linear
+from rnnfast.nn.embedding import Embedding
 from rnnfast.nn.network import CELL_TYPES, SequenceNetwork, make_recurrent
 from rnnfast.nn.recurrent import GRU, LSTM, RNN, NoForwardCacheError, RecurrentStack
 from rnnfast.nn.stream import RecurrentStream
 
 __all__ = [
+    "ATTENTION_KINDS",
     "CELL_TYPES",
     "GRU",
     "LSTM",
     "RNN",
+    "Attention",
+    "Embedding",
     "Linear",
     "NoForwardCacheError",
     "RecurrentStack",

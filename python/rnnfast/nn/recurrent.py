@@ -12,6 +12,7 @@ import numpy as np
 
 from rnnfast._saving import SaveMixin
 from rnnfast.backends import cpu
+from rnnfast.nn._parameters import StateDictMixin
 from rnnfast.nn._validation import (
     as_float_array,
     check_bool,
@@ -85,7 +86,7 @@ class _ForwardCache:
 MAX_ELEMENTS = 2**31 - 1
 
 
-class RecurrentStack(SaveMixin):
+class RecurrentStack(StateDictMixin, SaveMixin):
     """Multi-layer, optionally bidirectional recurrent network over whole sequences.
 
     Use the subclasses :class:`RNN`, :class:`LSTM` and :class:`GRU`.
@@ -204,34 +205,8 @@ class RecurrentStack(SaveMixin):
         return tuple(self.params[f"{kind}{sfx}"] for kind in _KINDS)
 
     # ------------------------------------------------------------------------------ weights
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters, keyed as ``torch.nn``'s ``state_dict``."""
-        return {name: value.copy() for name, value in self.params.items()}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Copy parameters in from a mapping with exactly the keys of :meth:`state_dict`.
-
-        Values may be any array-likes of the right shapes (e.g. ``tensor.numpy()``); they are
-        cast to this module's dtype. A cached forward is dropped, as it used the old weights.
-        """
-        if not hasattr(state_dict, "keys"):
-            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
-        missing = [k for k in self.params if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in self.params]
-        if missing or unexpected:
-            raise ValueError(
-                f"state_dict keys do not match: missing {missing}, unexpected {unexpected}"
-            )
-        loaded = {
-            name: as_float_array(
-                state_dict[name], f"state_dict[{name!r}]", self.dtype, current.shape
-            )
-            for name, current in self.params.items()
-        }
-        for name, value in loaded.items():
-            self.params[name][...] = value
+    def _forget_forward(self) -> None:
         self._cache = None
-        self.grads = None
 
     # ------------------------------------------------------------------------------ forward
     def forward(
