@@ -59,6 +59,14 @@ def central_difference(f, array: np.ndarray, index, eps: float = 1e-6) -> float:
     return (up - down) / (2 * eps)
 
 
+def numeric_gradient(f, array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """``d f() / d array`` for every entry, by central differences."""
+    grad = np.zeros_like(array)
+    for index in np.ndindex(array.shape):
+        grad[index] = central_difference(f, array, index, eps)
+    return grad
+
+
 def state_parts(state) -> tuple:
     return state if isinstance(state, tuple) else (state,)
 

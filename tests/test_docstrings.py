@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "rnnfast.data.scaler",
+    "rnnfast.data.text",
     "rnnfast.estimators.anomaly",
     "rnnfast.estimators.char_rnn",
     "rnnfast.estimators.classifier",
@@ -17,7 +18,9 @@ MODULES = [
     "rnnfast.estimators.tagger",
     "rnnfast.estimators.transcriber",
     "rnnfast.metrics",
+    "rnnfast.nn.attention",
     "rnnfast.nn.ctc_decode",
+    "rnnfast.nn.embedding",
     "rnnfast.nn.losses",
     "rnnfast.nn.recurrent",
     "rnnfast.nn.stream",

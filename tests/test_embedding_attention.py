@@ -11,6 +11,8 @@ import pytest
 import rnnfast
 from rnnfast.nn import ATTENTION_KINDS, Attention, Embedding
 
+from conftest import numeric_gradient
+
 torch = pytest.importorskip("torch")
 
 TOLERANCE = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-9, atol=1e-9)}
@@ -56,15 +58,10 @@ def test_embedding_gradient_by_central_differences():
     weights = rng.standard_normal((2, 4, 3))
     embed.forward(tokens)
     embed.backward(weights)
-    numeric = np.zeros_like(embed.params["weight"])
-    for index in np.ndindex(numeric.shape):
-        saved = embed.params["weight"][index]
-        values = []
-        for step in (1e-6, -1e-6):
-            embed.params["weight"][index] = saved + step
-            values.append(float((embed.forward(tokens, training=False) * weights).sum()))
-        embed.params["weight"][index] = saved
-        numeric[index] = (values[0] - values[1]) / 2e-6
+    numeric = numeric_gradient(
+        lambda: float((embed.forward(tokens, training=False) * weights).sum()),
+        embed.params["weight"],
+    )
     numeric[2] = 0  # the padding row gets no gradient, by definition
     np.testing.assert_allclose(embed.grads["weight"], numeric, rtol=1e-7, atol=1e-8)
 
@@ -186,15 +183,7 @@ def test_attention_by_central_differences(kind):
     analytic = {**attend.grads, "query": grad_query, "memory": grad_memory}
     arrays = {**attend.params, "query": query, "memory": memory}
     for name, array in arrays.items():
-        numeric = np.zeros_like(array)
-        for index in np.ndindex(array.shape):
-            saved = array[index]
-            array[index] = saved + 1e-6
-            up = loss()
-            array[index] = saved - 1e-6
-            down = loss()
-            array[index] = saved
-            numeric[index] = (up - down) / 2e-6
+        numeric = numeric_gradient(loss, array)
         np.testing.assert_allclose(analytic[name], numeric, rtol=1e-6, atol=1e-8, err_msg=name)
 
 

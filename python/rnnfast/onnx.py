@@ -26,6 +26,7 @@ import os
 import numpy as np
 
 from rnnfast import nn
+from rnnfast.nn.network import check_exportable
 
 __all__ = ["DEFAULT_OPSET", "export"]
 
@@ -183,6 +184,7 @@ def _network(graph, network, x, seq_lens):
         return _network(
             graph, network.decoder, graph.node("Expand", [unsqueezed, repeat]), seq_lens
         )
+    check_exportable(network, "ONNX")
     output, h_n, _ = _recurrent(graph, network.recurrent, _time_major(graph, x), seq_lens)
     weight = network.head.params["weight"]
     bias = network.head.params["bias"]

@@ -86,6 +86,7 @@ def _persistable_classes() -> dict[str, tuple[type, dict]]:
         nn.Linear: {**forward_state, "_input": None},
         nn.Embedding: {**forward_state, "_tokens": None},
         nn.Attention: {**forward_state, "_cache": None},
+        nn.SequencePooling: {**forward_state, "_cache": None},
         nn.SequenceNetwork: {**forward_state, "_mask": None},
         nn.SequenceAutoencoder: forward_state,
         TrainingState: {},

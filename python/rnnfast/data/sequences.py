@@ -183,3 +183,57 @@ def stack_frames(seqs: Sequences, stride: int) -> Sequences:
     padded[:, :time] = np.where(valid[:, :, None], seqs.values, 0)
     lengths = -(-seqs.lengths // stride)
     return Sequences(padded.reshape(n, steps, stride * n_features), lengths, seqs.form)
+
+
+def check_token_sequences(X, *, name: str = "X", estimator: object = None) -> Sequences:
+    """Validate token input and pad it with id 0: ``values`` ``(n, max_time, 1)`` int64.
+
+    ``X`` is a list of 1-D arrays of non-negative integer ids (lengths may differ), or a 2-D
+    integer array padded with 0 after each sequence's last token (its length ends at its last
+    non-zero id). Strings get a TypeError that points at :class:`rnnfast.TextSequencer`.
+    """
+    owner = type(estimator).__name__ if estimator is not None else "the model"
+    if scipy.sparse.issparse(X) or isinstance(X, (str, bytes)):
+        raise TypeError(f"{name} must be token ids (a list of 1-D integer arrays or a 2-D array)")
+    if isinstance(X, np.ndarray) and X.ndim == 2:
+        array = _token_array(X, name)
+        nonzero = array != 0
+        lengths = np.where(nonzero.any(axis=1), array.shape[1] - nonzero[:, ::-1].argmax(axis=1), 0)
+        empty = np.flatnonzero(lengths == 0)
+        if len(empty):
+            raise ValueError(f"{name}[{empty[0]}] holds only padding (id 0): no tokens")
+        return Sequences(np.ascontiguousarray(array[:, :, None]), lengths.astype(np.int64), "2d")
+    if not isinstance(X, (list, tuple)) and not (isinstance(X, np.ndarray) and X.ndim == 1):
+        raise TypeError(
+            f"{name} must be token ids for {owner} (embedding_dim is set): a list of 1-D integer "
+            f"arrays or a 2-D integer array, got {type(X).__name__}"
+        )
+    if len(X) == 0:
+        raise ValueError(f"{name} has 0 sequences; at least one is required for {owner}")
+    rows = []
+    for i, item in enumerate(X):
+        if isinstance(item, str):
+            raise TypeError(
+                f"{name}[{i}] is a string; with embedding_dim set, {owner} reads token ids: "
+                "put rnnfast.TextSequencer in front (make_pipeline(TextSequencer(), ...))"
+            )
+        row = _token_array(item, f"{name}[{i}]")
+        if row.ndim != 1 or len(row) == 0:
+            raise ValueError(f"{name}[{i}] must be a non-empty 1-D array of ids, got {row.shape}")
+        rows.append(row)
+    lengths = np.array([len(r) for r in rows], np.int64)
+    values = np.zeros((len(rows), int(lengths.max()), 1), np.int64)
+    for i, row in enumerate(rows):
+        values[i, : len(row), 0] = row
+    return Sequences(values, lengths, "list")
+
+
+def _token_array(item, name: str) -> np.ndarray:
+    array = np.asarray(item)
+    if array.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name} must hold integer token ids (embedding_dim is set), got dtype {array.dtype}"
+        )
+    if array.size and array.min() < 0:
+        raise ValueError(f"{name} holds negative token ids (ids are >= 0; 0 is padding)")
+    return array.astype(np.int64, copy=False)

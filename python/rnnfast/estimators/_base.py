@@ -12,7 +12,8 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from rnnfast._saving import SaveMixin
 from rnnfast.data.batching import batch_lengths, inference_batches, per_step_mask
-from rnnfast.data.sequences import Sequences, check_sequences
+from rnnfast.data.sequences import Sequences, check_sequences, check_token_sequences
+from rnnfast.data.text import OOV_ID
 from rnnfast.estimators._params import check_shared_params
 from rnnfast.estimators._training import (
     FitProgress,
@@ -48,9 +49,10 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
     """
 
     _per_step = False
+    _accepts_tokens = True  # whether embedding_dim (token input) applies to the task
     # What rnnfast.save writes besides the hyperparameters, and all that rnnfast.load restores
     _saved_attributes = frozenset(
-        {"n_features_in_", "network_", "_training_", "_x_mean", "_x_scale"}
+        {"n_features_in_", "n_embeddings_", "network_", "_training_", "_x_mean", "_x_scale"}
         | {"loss_curve_", "validation_scores_", "best_epoch_", "n_iter_"}
     )
     _unsaved_attributes = frozenset({"_resuming"})  # a flag of the call in progress
@@ -60,11 +62,26 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ inputs
     def _check_X(self, X, fitting: bool) -> Sequences:
+        if self._reads_tokens(fresh=fitting):
+            return check_token_sequences(X, estimator=self)
         n_features = None if fitting else self.n_features_in_
         return check_sequences(X, estimator=self, n_features=n_features)
 
+    def _reads_tokens(self, fresh: bool = False) -> bool:
+        """Token input: set by ``embedding_dim`` for a new network (``fresh``, or before the
+        first fit), by the fitted network's embedding otherwise."""
+        if fresh or not hasattr(self, "network_"):
+            return getattr(self, "embedding_dim", None) is not None
+        return getattr(self.network_, "embedding", None) is not None
+
     def _network_input(self, seqs: Sequences) -> Sequences:
-        """The network's input for ``seqs``: standardised when the task asks for it."""
+        """The network's input for ``seqs``: standardised when the task asks for it; token
+        ids the embedding never saw in ``fit`` read as the out-of-vocabulary id."""
+        if self._reads_tokens():
+            if not hasattr(self, "n_embeddings_"):
+                return seqs
+            values = np.where(seqs.values < self.n_embeddings_, seqs.values, OOV_ID)
+            return Sequences(values, seqs.lengths, seqs.form)
         return self._standardized(seqs)
 
     def _standardized(self, seqs: Sequences) -> Sequences:
@@ -103,6 +120,10 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         train = TrainingData(self._network_input(seqs), targets, weights)
         if first_call:
             self.n_features_in_ = seqs.n_features
+            if self._reads_tokens(fresh=True):  # a row for every id of fit, padding and OOV
+                self.n_embeddings_ = max(int(seqs.values.max()) + 1, OOV_ID + 1)
+            else:
+                vars(self).pop("n_embeddings_", None)
             rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
             self.network_ = self._build_network(rng)
             optimizer = make_optimizer(
@@ -198,8 +219,15 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
             self.hidden_size,
             self._output_size(),
             per_step=self._per_step,
+            num_embeddings=getattr(self, "n_embeddings_", None),
+            pooling=self._pooling(),
             **self._architecture(rng),
         )
+
+    def _pooling(self) -> str:
+        """What the head reads of a sequence: the ``pooling`` parameter of the per-sequence
+        tasks that have one, else the final state."""
+        return getattr(self, "pooling", "last")
 
     def _architecture(self, rng: np.random.Generator) -> dict:
         """The network keyword arguments that the shared hyperparameters set."""
@@ -213,8 +241,8 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         )
 
     def _input_size(self) -> int:
-        """Features per step of the network's input."""
-        return self.n_features_in_
+        """Features per step of the network's input (the embedding's size for tokens)."""
+        return self.embedding_dim if "n_embeddings_" in vars(self) else self.n_features_in_
 
     def _make_schedule(self, optimizer):
         params = dict(self.lr_schedule_params or {})
@@ -279,6 +307,13 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
             )
         if self._standardize_inputs:
             check_statistics(self._x_mean, self._x_scale, self.n_features_in_, "_x")
+        embedding = getattr(net, "embedding", None)
+        if (embedding is None) != ("n_embeddings_" not in vars(self)) or (
+            embedding is not None and embedding.num_embeddings != self.n_embeddings_
+        ):
+            raise ValueError("n_embeddings_ does not match network_'s embedding")
+        if embedding is not None and not self._accepts_tokens:
+            raise ValueError(f"{type(self).__name__} does not read token input")
         training = vars(self).get("_training_")
         if not isinstance(training, TrainingState):
             raise TypeError("_training_ must be the fit's TrainingState")
@@ -334,7 +369,12 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
     def _can_stream(self) -> bool:
         """Whether inference may run window by window: a unidirectional SequenceNetwork."""
         net = self.network_
-        return isinstance(net, SequenceNetwork) and not net.recurrent.bidirectional
+        return (
+            isinstance(net, SequenceNetwork)
+            and not net.recurrent.bidirectional
+            and net.embedding is None
+            and net.pooling == "last"
+        )
 
     # ------------------------------------------------------------------ export
     def _inference_plan(self):

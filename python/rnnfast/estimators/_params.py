@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from rnnfast.nn import CELL_TYPES
+from rnnfast.nn import CELL_TYPES, POOLING_KINDS
 from rnnfast.nn._validation import check_number
 from rnnfast.nn.init import INIT_SCHEMES
 from rnnfast.optim.optimizers import OPTIMIZERS
@@ -48,6 +48,7 @@ SHARED_DEFAULTS = {
     "bptt_steps": None,
     "checkpoint_path": None,
     "checkpoint_every": 1,
+    "embedding_dim": None,
 }
 
 SHARED_DOC = """\
@@ -119,7 +120,21 @@ SHARED_DOC = """\
         exactly as the uninterrupted run would have.
     checkpoint_every : int, default 1
         Epochs between checkpoints.
+    embedding_dim : int or None, default None
+        Token input: ``X`` is a list of 1-D arrays of integer ids (or a 2-D integer array, 0
+        = padding after each sequence), e.g. from :class:`rnnfast.TextSequencer`, and an
+        embedding of this size sits under the recurrent stack. Ids never seen in ``fit`` are
+        read as the out-of-vocabulary id 1. None: numeric input.
 """
+
+
+POOLING_DOC = """\
+pooling : {"last", "mean", "max", "attention"}, default "last"
+            What the output layer reads of each sequence: the top layer's final state (both
+            directions when bidirectional), or its outputs pooled over the valid steps: their
+            mean, their maximum per feature, or an attention-weighted mean with a learned
+            query (see :class:`rnnfast.nn.SequencePooling`). Long series and text gain from
+            not reading only the final state."""
 
 
 def shared_init(**own_defaults):
@@ -158,7 +173,7 @@ def shared_init(**own_defaults):
             cls.__doc__ = cls.__doc__.replace(
                 "%(shared_parameters)s",
                 SHARED_DOC % {"bidirectional": defaults["bidirectional"]},
-            )
+            ).replace("%(pooling)s", POOLING_DOC)
         return cls
 
     return decorate
@@ -207,6 +222,16 @@ def check_shared_params(est) -> None:
         raise TypeError(
             f"checkpoint_path must be a str, a path-like or None, got {est.checkpoint_path!r}"
         )
+    pooling = getattr(est, "pooling", "last")  # a parameter of the per-sequence tasks
+    if not isinstance(pooling, str) or pooling not in POOLING_KINDS:
+        raise ValueError(f"pooling must be one of {POOLING_KINDS}, got {pooling!r}")
+    if est.embedding_dim is not None:
+        check_number(est.embedding_dim, "embedding_dim", 1, integer=True)
+        if not est._accepts_tokens:
+            raise ValueError(
+                f"embedding_dim is not supported by {type(est).__name__}: its inputs are "
+                "numeric values it also predicts or scores, not token ids"
+            )
     if est.lr_schedule_params is not None and not isinstance(est.lr_schedule_params, dict):
         raise TypeError(
             f"lr_schedule_params must be a dict or None, got {est.lr_schedule_params!r}"

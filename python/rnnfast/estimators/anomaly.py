@@ -57,6 +57,8 @@ class RNNAnomalyDetector(OutlierMixin, RNNEstimatorBase):
         ([-1, -1, -1, -1, -1], True)
     """
 
+    _accepts_tokens = False
+
     _per_step = True
     _standardize_inputs = True
 

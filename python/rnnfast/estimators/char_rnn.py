@@ -45,6 +45,8 @@ class CharRNN(RNNEstimatorBase):
         20
     """
 
+    _accepts_tokens = False
+
     _per_step = True
 
     def fit(self, text: str, y=None):

@@ -20,7 +20,7 @@ from rnnfast.estimators._targets import (
 from rnnfast.nn.losses import cross_entropy, softmax
 
 
-@shared_init(class_weight=None)
+@shared_init(class_weight=None, pooling="last")
 class RNNClassifier(ClassifierMixin, RNNEstimatorBase):
     """Recurrent network classifier: a sequence in, a class out.
 
@@ -32,6 +32,7 @@ class RNNClassifier(ClassifierMixin, RNNEstimatorBase):
         class_weight : dict, "balanced" or None, default None
             Weights multiplying each class's loss; ``"balanced"`` uses
             ``n_samples / (n_classes * count(class))``.
+        %(pooling)s
     %(shared_parameters)s
         Attributes
         ----------

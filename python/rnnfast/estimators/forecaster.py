@@ -14,7 +14,7 @@ from rnnfast.estimators.regressor import RNNRegressor
 from rnnfast.nn._validation import check_bool, check_number, check_positive_int
 
 
-@shared_init(window=24, horizon=1)
+@shared_init(window=24, horizon=1, pooling="last")
 class RNNForecaster(RNNRegressor):
     """Recurrent forecaster of univariate or multivariate series (direct multi-step).
 
@@ -37,6 +37,7 @@ class RNNForecaster(RNNRegressor):
             ``window`` steps of the series it is given.
         horizon : int, default 1
             Steps predicted at once by :meth:`fit_series` models.
+        %(pooling)s
     %(shared_parameters)s
         Attributes
         ----------
@@ -61,6 +62,8 @@ class RNNForecaster(RNNRegressor):
         >>> float(np.abs(future - np.sin(2 * np.pi * t[350:355] / 25)).max()) < 0.2
         True
     """
+
+    _accepts_tokens = False  # its inputs are the series it forecasts
 
     _standardize_inputs = True
 

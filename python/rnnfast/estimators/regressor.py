@@ -42,7 +42,7 @@ def check_targets_2d(y, n: int, name: str = "y") -> tuple[np.ndarray, bool]:
     return (y[:, None] if y.ndim == 1 else y), y.ndim == 1
 
 
-@shared_init()
+@shared_init(pooling="last")
 class RNNRegressor(TargetStandardizer, RegressorMixin, RNNEstimatorBase):
     """Recurrent network regressor: a sequence in, one or more real values out.
 
@@ -51,6 +51,7 @@ class RNNRegressor(TargetStandardizer, RegressorMixin, RNNEstimatorBase):
 
         Parameters
         ----------
+        %(pooling)s
     %(shared_parameters)s
         Attributes
         ----------

@@ -71,6 +71,8 @@ class SequenceTranscriber(RNNEstimatorBase):
         True
     """
 
+    _accepts_tokens = False
+
     _per_step = True
     _standardize_inputs = True
 

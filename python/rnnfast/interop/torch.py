@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnfast import nn
+from rnnfast.nn.network import check_exportable
 
 _RECURRENT_CLASSES = {nn.LSTM: "LSTM", nn.GRU: "GRU", nn.RNN: "RNN"}
 
@@ -48,6 +49,7 @@ def to_torch(obj):
         _load(torch, linear, obj.params)
         return linear
     if isinstance(obj, nn.SequenceNetwork):
+        check_exportable(obj, "torch")
         return tm.TorchSequenceNetwork(
             _torch_recurrent(torch, obj.recurrent), to_torch(obj.head), obj.dropout, obj.per_step
         )

@@ -6,6 +6,7 @@ from rnnfast.nn.autoencoder import SequenceAutoencoder
 from rnnfast.nn.dense import Linear
 from rnnfast.nn.embedding import Embedding
 from rnnfast.nn.network import CELL_TYPES, SequenceNetwork, make_recurrent
+from rnnfast.nn.pooling import POOLING_KINDS, SequencePooling
 from rnnfast.nn.recurrent import GRU, LSTM, RNN, NoForwardCacheError, RecurrentStack
 from rnnfast.nn.stream import RecurrentStream
 
@@ -14,6 +15,7 @@ __all__ = [
     "CELL_TYPES",
     "GRU",
     "LSTM",
+    "POOLING_KINDS",
     "RNN",
     "Attention",
     "Embedding",
@@ -23,5 +25,6 @@ __all__ = [
     "RecurrentStream",
     "SequenceAutoencoder",
     "SequenceNetwork",
+    "SequencePooling",
     "make_recurrent",
 ]

@@ -18,6 +18,7 @@ from rnnfast.nn.network import (
     check_joined_params,
     final_feature_grads,
     final_features,
+    joined_params,
     make_recurrent,
 )
 from rnnfast.nn.recurrent import RecurrentStack
@@ -64,8 +65,7 @@ class SequenceAutoencoder(SaveMixin):
         self.decoder = SequenceNetwork(
             cell, code_size, hidden_size, input_size, per_step=True, **shared
         )
-        self.params = {f"encoder.{k}": v for k, v in self.encoder.params.items()}
-        self.params.update({f"decoder.{k}": v for k, v in self.decoder.params.items()})
+        self.params = joined_params({"encoder": self.encoder, "decoder": self.decoder})
         self.grads: dict[str, np.ndarray] | None = None
 
     @property

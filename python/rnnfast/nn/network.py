@@ -1,8 +1,9 @@
 """A recurrent stack followed by dropout and a linear head: the estimators' network.
 
 One output per sequence (``per_step=False``: the top layer's final hidden state, forward and
-reverse directions side by side, goes through the head) or one output per time step
-(``per_step=True``: the head reads every step of the top layer's output).
+reverse directions side by side, or its outputs pooled over the valid steps, goes through the
+head) or one output per time step (``per_step=True``: the head reads every step of the top
+layer's output). With ``num_embeddings`` the input is token ids, embedded under the stack.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from rnnfast.nn._validation import (
 )
 from rnnfast.nn.dense import Linear
 from rnnfast.nn.dropout import dropout_mask
+from rnnfast.nn.embedding import Embedding
 from rnnfast.nn.init import as_generator, initialize_recurrent
+from rnnfast.nn.pooling import POOLING_KINDS, SequencePooling
 from rnnfast.nn.recurrent import GRU, LSTM, RNN, RecurrentStack
 
 CELL_TYPES = ("lstm", "gru", "rnn", "rnn_relu")
@@ -81,19 +84,36 @@ class SequenceNetwork(SaveMixin):
     dtype : numpy.float32 or numpy.float64, default float32
     random_state : int, numpy.random.Generator or None
         Seeds the weights and the dropout masks.
+    num_embeddings : int or None, default None
+        Token input: ``x`` holds ids in ``[0, num_embeddings)`` (``(batch, time)``, or
+        ``(batch, time, 1)``), which an :class:`~rnnfast.nn.Embedding` of ``input_size``
+        features with padding id 0 turns into the stack's input.
+    pooling : {"last", "mean", "max", "attention"}, default "last"
+        What the head reads of a sequence (``per_step=False`` only): the top layer's final
+        state, or its outputs pooled over the valid steps (see
+        :class:`~rnnfast.nn.pooling.SequencePooling`).
 
     Attributes
     ----------
     recurrent : RecurrentStack
     head : Linear
+    embedding : Embedding or None
+    pool : SequencePooling or None
+        The pooling module (None for ``"last"``).
     params, grads : dict of str to ndarray
-        Every parameter (``"recurrent.<torch name>"``, ``"head.weight"``, ``"head.bias"``), the
-        same array objects as the submodules', so an optimizer stepping ``params`` trains both.
+        Every parameter (``"recurrent.<torch name>"``, ``"head.weight"``, ``"head.bias"``,
+        ``"embedding.weight"``, ``"pool.query"``), the same array objects as the submodules',
+        so an optimizer stepping ``params`` trains them all.
     """
 
     _saved_attributes = frozenset(
         {"recurrent", "head", "dtype", "dropout", "per_step", "params", "grads", "_rng", "_mask"}
+        | {"embedding", "pooling", "pool"}
     )
+    # what files written before token input and pooling existed mean
+    embedding = None
+    pooling = "last"
+    pool = None
 
     def __init__(
         self,
@@ -110,10 +130,16 @@ class SequenceNetwork(SaveMixin):
         forget_bias: float | None = 1.0,
         dtype: object = np.float32,
         random_state=None,
+        num_embeddings: int | None = None,
+        pooling: str = "last",
     ) -> None:
         self.dtype = check_dtype(dtype)
         self.dropout = check_probability(dropout, "dropout")
         self.per_step = bool(per_step)
+        if pooling not in POOLING_KINDS:
+            raise ValueError(f"pooling must be one of {POOLING_KINDS}, got {pooling!r}")
+        if self.per_step and pooling != "last":
+            raise ValueError("pooling applies to one output per sequence (per_step=False)")
         self._rng = as_generator(random_state)
         self.recurrent = make_recurrent(
             cell,
@@ -131,10 +157,26 @@ class SequenceNetwork(SaveMixin):
         self.head = Linear(
             width, check_positive_int(output_size, "output_size"), self.dtype, self._rng
         )
-        self.params = {f"recurrent.{k}": v for k, v in self.recurrent.params.items()}
-        self.params.update({f"head.{k}": v for k, v in self.head.params.items()})
+        # drawn after the stack and head, so networks without them keep their initialisation
+        if num_embeddings is not None:
+            self.embedding = Embedding(
+                num_embeddings, input_size, padding_idx=0, dtype=self.dtype, random_state=self._rng
+            )
+        self.pooling = pooling
+        if pooling != "last":
+            self.pool = SequencePooling(pooling, width, self.dtype)
+        self.params = joined_params(self._parts())
         self.grads: dict[str, np.ndarray] | None = None
         self._mask: np.ndarray | None = None
+
+    def _parts(self) -> dict:
+        """The submodules holding parameters, by the prefix of their keys in ``params``."""
+        parts = {"recurrent": self.recurrent, "head": self.head}
+        if self.embedding is not None:
+            parts["embedding"] = self.embedding
+        if self.pool is not None:
+            parts["pool"] = self.pool
+        return parts
 
     @property
     def input_size(self) -> int:
@@ -165,7 +207,25 @@ class SequenceNetwork(SaveMixin):
         check_probability(self.dropout, "SequenceNetwork.dropout")
         check_bool(self.per_step, "SequenceNetwork.per_step")
         check_generator(self._rng, "SequenceNetwork._rng")
-        check_joined_params(self.params, {"recurrent": self.recurrent, "head": self.head})
+        if self.embedding is not None and (
+            not isinstance(self.embedding, Embedding)
+            or self.embedding.embedding_dim != self.recurrent.input_size
+            or self.embedding.padding_idx != 0
+            or self.embedding.dtype != self.dtype
+        ):
+            raise ValueError("SequenceNetwork's embedding does not feed its recurrent stack")
+        if self.pooling not in POOLING_KINDS or (self.per_step and self.pooling != "last"):
+            raise ValueError(f"SequenceNetwork.pooling must be one of {POOLING_KINDS}")
+        if (self.pool is None) != (self.pooling == "last") or (
+            self.pool is not None
+            and (
+                not isinstance(self.pool, SequencePooling)
+                or self.pool.kind != self.pooling
+                or self.pool.width != width
+            )
+        ):
+            raise ValueError("SequenceNetwork's pooling module does not match its pooling")
+        check_joined_params(self.params, self._parts())
 
     @property
     def output_size(self) -> int:
@@ -184,8 +244,17 @@ class SequenceNetwork(SaveMixin):
         ``hx`` is passed to the recurrent stack; with ``return_state`` the final state is
         returned too, as ``(outputs, h_n)`` (for carrying state across calls, e.g. generation).
         """
+        if self.embedding is not None:
+            x = self.embedding.forward(_token_ids(x), training)
         output, state = self.recurrent.forward(x, lengths, hx, training)
-        features = output if self.per_step else final_features(self.recurrent, state)
+        if self.per_step:
+            features = output
+        elif self.pool is None:
+            features = final_features(self.recurrent, state)
+        else:
+            batch, time = output.shape[:2]
+            valid = np.full(batch, time) if lengths is None else np.asarray(lengths, np.int64)
+            features = self.pool.forward(output, valid, training)
         if training:  # inference leaves the last training forward's mask for its backward
             self._mask = None
             if self.dropout > 0:
@@ -196,17 +265,26 @@ class SequenceNetwork(SaveMixin):
 
     __call__ = forward
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """Backpropagate ``d loss / d outputs``; sets :attr:`grads`, returns ``d loss / d x``."""
+    def backward(self, grad_output: np.ndarray) -> np.ndarray | None:
+        """Backpropagate ``d loss / d outputs``; sets :attr:`grads`, returns ``d loss / d x``
+        (None for token input: ids have no gradient)."""
         grad_features = self.head.backward(grad_output)
         if self._mask is not None:
             grad_features = grad_features * self._mask
         if self.per_step:
             grad_x, _ = self.recurrent.backward(grad_features)
-        else:
+        elif self.pool is None:
             grad_x, _ = self.recurrent.backward(*final_feature_grads(self.recurrent, grad_features))
-        self.grads = {f"recurrent.{k}": v for k, v in self.recurrent.grads.items()}
-        self.grads.update({f"head.{k}": v for k, v in self.head.grads.items()})
+        else:
+            grad_x, _ = self.recurrent.backward(self.pool.backward(grad_features))
+        if self.embedding is not None:
+            self.embedding.backward(grad_x)
+            grad_x = None
+        self.grads = {
+            f"{prefix}.{name}": value
+            for prefix, part in self._parts().items()
+            for name, value in part.grads.items()
+        }
         return grad_x
 
 
@@ -230,15 +308,42 @@ def final_feature_grads(stack: RecurrentStack, grad_features: np.ndarray):
     return grad_output, ((grad_h, None) if stack._has_cell_state else grad_h)
 
 
-def check_joined_params(params: object, parts: dict) -> None:
-    """``params`` of a loaded composite module: exactly ``"<part>.<name>"`` for each part's
-    parameters, the very same arrays (so an optimizer stepping ``params`` trains the parts)."""
-    expected = {
+def joined_params(parts: dict) -> dict:
+    """``"<part>.<name>"`` -> each part's parameter array (the same objects)."""
+    return {
         f"{prefix}.{name}": array
         for prefix, part in parts.items()
         for name, array in part.params.items()
     }
+
+
+def _token_ids(x) -> np.ndarray:
+    """Token input as ``(batch, time)`` ids: ``(batch, time, 1)`` loses its last axis."""
+    array = np.asarray(x)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim != 2:
+        raise ValueError(f"token input must be (batch, time) ids, got shape {array.shape}")
+    return array
+
+
+def check_joined_params(params: object, parts: dict) -> None:
+    """``params`` of a loaded composite module: exactly ``"<part>.<name>"`` for each part's
+    parameters, the very same arrays (so an optimizer stepping ``params`` trains the parts)."""
+    expected = joined_params(parts)
     if not isinstance(params, dict) or set(params) != set(expected):
         raise ValueError("the module's params do not match its submodules' parameters")
     if any(params[name] is not array for name, array in expected.items()):
         raise ValueError("the module's params are not its submodules' arrays")
+
+
+def check_exportable(network: SequenceNetwork, target: str) -> None:
+    """TypeError, before anything is written, for what the exporters do not rebuild yet:
+    token input (an embedding) and pooling other than the final state."""
+    if network.embedding is not None or network.pooling != "last":
+        raise TypeError(
+            f"exporting to {target} supports numeric input read through the final state; this "
+            f"network has {'token input' if network.embedding is not None else ''}"
+            f"{' and ' if network.embedding is not None and network.pooling != 'last' else ''}"
+            f"{'pooling=' + repr(network.pooling) if network.pooling != 'last' else ''}"
+        )
