@@ -175,6 +175,25 @@ def test_a_huge_layer_count_is_refused_before_building_anything():
     assert peak < 5 << 20, peak
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"{'descr': '<f4', 'fortran_order': False, 'shape': (3,\n",  # unclosed: TokenError
+        b"{'descr': '<f4', 'fortran_order': False, 'shape': (3,)) }\n",  # SyntaxError
+        b"{'descr': 'O', 'fortran_order': False, 'shape': (1,), }\n",  # pickled objects
+        b"not a dict at all\n",
+    ],
+    ids=["unclosed", "syntax", "object", "garbage"],
+)
+def test_a_broken_npy_header_is_a_model_file_error(header):
+    """Found by the fuzz test: a bit flip in a header made numpy's parser raise TokenError."""
+    data = classifier_bytes()
+    key = array_key(header_of(members_of(data)), "classes_")
+    raw = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\0" * 12
+    with pytest.raises(ModelFileError, match=key):
+        load_bytes(with_member_bytes(data, key, raw))
+
+
 def test_overlapping_members_cannot_multiply_the_file():
     data = classifier_bytes()
     directory_end = data.rfind(b"PK\x05\x06")

@@ -274,15 +274,63 @@ def test_bad_token_and_pooling_parameters(est, match):
         est.fit(X, [0, 1]) if not isinstance(est, rnnfast.RNNAnomalyDetector) else est.fit(X)
 
 
-def test_export_refuses_what_it_cannot_rebuild_yet(tmp_path):
-    model, _, _ = fitted_token_classifier()
-    from rnnfast.interop import to_torch
+def padded_ids(classifier, texts, sequencer, unseen_id=None):
+    ids = sequencer.transform(texts)
+    padded = np.zeros((len(ids), max(len(r) for r in ids)), np.int64)
+    for i, row in enumerate(ids):
+        padded[i, : len(row)] = row
+    if unseen_id is not None:
+        padded[0, 0] = unseen_id  # past the vocabulary: read as the OOV id in every runtime
+    lengths = np.array([len(r) for r in ids], np.int64)
+    return padded, lengths
 
-    with pytest.raises(TypeError, match="token input"):
-        to_torch(model.steps[1][1])
+
+@pytest.mark.parametrize("pooling", nn.POOLING_KINDS)
+def test_token_classifier_exports_to_torch_and_onnx(pooling):
+    """The embedding becomes torch.nn.Embedding / ONNX Gather; pooling is rebuilt in both."""
+    model, texts, _ = fitted_token_classifier(pooling=pooling)
+    sequencer, classifier = model.steps[0][1], model.steps[1][1]
+    padded, lengths = padded_ids(
+        classifier, texts[:12], sequencer, unseen_id=classifier.n_embeddings_ + 3
+    )
+    rows = [padded[i, : lengths[i]] for i in range(len(lengths))]
+    expected = classifier.predict_proba(rows)
+
+    from rnnfast.interop import from_torch, to_torch
+
+    predictor = to_torch(classifier).eval()
+    with torch.no_grad():
+        got = predictor(torch.from_numpy(padded), torch.from_numpy(lengths)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    # and back: the network round-trips through torch with identical weights
+    back = from_torch(to_torch(classifier.network_))
+    for name, value in classifier.network_.params.items():
+        np.testing.assert_array_equal(back.params[name], value)
+
+    onnxruntime = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
     import rnnfast.onnx
 
-    with pytest.raises(TypeError, match="token input"):
-        rnnfast.onnx.export(model.steps[1][1], tmp_path / "m.onnx")
-    assert not (tmp_path / "m.onnx").exists()
+    buffer = io.BytesIO()
+    rnnfast.onnx.export(classifier, buffer)
+    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    probabilities, labels = session.run(None, {"input": padded, "lengths": lengths})
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(labels, classifier.predict(rows))
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "attention"])
+def test_pooled_numeric_regressor_exports_without_lengths(pooling):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 6, 2)).astype(np.float32)
+    est = RNNRegressor(pooling=pooling, hidden_size=5, max_epochs=2, random_state=0)
+    est.fit(X, X[:, :, 0].max(axis=1))
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import rnnfast.onnx
+
+    buffer = io.BytesIO()
+    rnnfast.onnx.export(est, buffer, lengths=False, opset=18)
+    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    (predictions,) = session.run(None, {"input": X})
+    np.testing.assert_allclose(predictions, est.predict(X), rtol=1e-4, atol=1e-5)

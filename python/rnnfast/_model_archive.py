@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import tokenize
 import zipfile
 
 import numpy as np
@@ -113,7 +114,8 @@ class ModelArchive:
             zipfile.BadZipFile,
             EOFError,
             OSError,
-            SyntaxError,  # numpy parses the header's dict literal
+            SyntaxError,  # numpy parses the header's dict literal...
+            tokenize.TokenError,  # ...with Python's tokenizer (an unclosed bracket)
             NotImplementedError,  # a compression method or zip version zipfile lacks
         ) as exc:
             raise ArchiveError(f"member {name!r} has no readable .npy header ({exc})") from exc

@@ -26,7 +26,6 @@ import os
 import numpy as np
 
 from rnnfast import nn
-from rnnfast.nn.network import check_exportable
 
 __all__ = ["DEFAULT_OPSET", "export"]
 
@@ -73,7 +72,10 @@ def export(obj, path, *, lengths: bool = True, dtype=np.float32, opset: int = DE
     - regressor / forecaster: ``predictions`` (float64, shaped as ``predict`` returns them).
 
     Estimators that standardise their inputs (forecaster) do so inside the graph. Feed the
-    padded 3-D array: a univariate ``(batch, time)`` input needs a trailing axis of 1.
+    padded 3-D array: a univariate ``(batch, time)`` input needs a trailing axis of 1. A
+    network with token input (``embedding_dim``) takes ``(batch, time)`` int64 ids instead,
+    looked up with ``Gather``; an estimator's graph reads ids it never saw in ``fit`` as the
+    out-of-vocabulary id 1, as ``predict`` does.
     """
     onnx = _import_onnx()
     if type(opset) is not int or opset < 14:
@@ -83,9 +85,12 @@ def export(obj, path, *, lengths: bool = True, dtype=np.float32, opset: int = DE
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise ValueError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}")
     network, plan = _network_and_plan(obj)
-    graph = _Graph(onnx, np.dtype(dtype).type)
-    n_features = network.input_size if plan is None else plan.n_features
-    x = graph.input("input", ["batch", "time", n_features], graph.float_type)
+    graph = _Graph(onnx, np.dtype(dtype).type, opset)
+    if getattr(network, "embedding", None) is not None:  # token ids
+        x = graph.input("input", ["batch", "time"], onnx.TensorProto.INT64)
+    else:
+        n_features = network.input_size if plan is None else plan.n_features
+        x = graph.input("input", ["batch", "time", n_features], graph.float_type)
     seq_lens = None
     if lengths:
         given = graph.input("lengths", ["batch"], onnx.TensorProto.INT64)
@@ -115,6 +120,9 @@ def export(obj, path, *, lengths: bool = True, dtype=np.float32, opset: int = DE
 def _predictor(graph, plan, x, seq_lens) -> None:
     """An estimator's ``predict`` path (see ``rnnfast.estimators._plan``)."""
     onnx = graph.onnx
+    if plan.vocabulary_size is not None:  # ids never seen in fit read as the OOV id 1
+        known = graph.node("Less", [x, graph.constant(plan.vocabulary_size, np.int64)])
+        x = graph.node("Where", [known, x, graph.constant(1, np.int64)])
     if plan.input_mean is not None:
         x = graph.node("Sub", [x, graph.constant(plan.input_mean, graph.np_dtype)])
         x = graph.node("Div", [x, graph.constant(plan.input_scale, graph.np_dtype)])
@@ -184,7 +192,9 @@ def _network(graph, network, x, seq_lens):
         return _network(
             graph, network.decoder, graph.node("Expand", [unsqueezed, repeat]), seq_lens
         )
-    check_exportable(network, "ONNX")
+    if network.embedding is not None:  # (batch, time) ids -> (batch, time, E)
+        table = graph.constant(network.embedding.params["weight"], graph.np_dtype)
+        x = graph.node("Gather", [table, x], axis=0)
     output, h_n, _ = _recurrent(graph, network.recurrent, _time_major(graph, x), seq_lens)
     weight = network.head.params["weight"]
     bias = network.head.params["bias"]
@@ -192,12 +202,58 @@ def _network(graph, network, x, seq_lens):
         features = graph.node("Transpose", [output], perm=[1, 0, 2])  # (batch, time, D*H)
         projected = graph.node("MatMul", [features, graph.constant(weight.T, graph.np_dtype)])
         return graph.node("Add", [projected, graph.constant(bias, graph.np_dtype)])
-    features = _top_final_features(graph, network.recurrent, h_n)
+    if network.pooling == "last":
+        features = _top_final_features(graph, network.recurrent, h_n)
+    else:
+        features = _pooled(
+            graph, network, graph.node("Transpose", [output], perm=[1, 0, 2]), seq_lens
+        )
     return graph.node(
         "Gemm",
         [features, graph.constant(weight, graph.np_dtype), graph.constant(bias, graph.np_dtype)],
         transB=1,
     )
+
+
+def _pooled(graph, network, out, seq_lens):
+    """``(batch, W)``: the batch-first outputs ``out`` ``(batch, time, W)`` pooled over each
+    sequence's valid steps, as :class:`rnnfast.nn.SequencePooling` does."""
+    time = graph.node("Gather", [graph.node("Shape", [out]), graph.constant(1, np.int64)])
+    axis1 = graph.constant(np.array([1], np.int64), np.int64)
+    if seq_lens is None:
+        valid, count = None, graph.node("Cast", [time], to=graph.float_type)
+    else:
+        lengths = graph.node("Cast", [seq_lens], to=graph.onnx.TensorProto.INT64)
+        steps = graph.node(
+            "Range", [graph.constant(0, np.int64), time, graph.constant(1, np.int64)]
+        )
+        valid = graph.node(
+            "Less",
+            [
+                graph.node("Unsqueeze", [steps, graph.constant(np.array([0], np.int64), np.int64)]),
+                graph.node("Unsqueeze", [lengths, axis1]),
+            ],
+        )  # (batch, time)
+        count = graph.node("Cast", [graph.node("Unsqueeze", [lengths, axis1])], to=graph.float_type)
+    if valid is not None:
+        valid3 = graph.node("Unsqueeze", [valid, graph.constant(np.array([2], np.int64), np.int64)])
+    if network.pooling == "mean":
+        if valid is not None:
+            out = graph.node("Where", [valid3, out, graph.constant(0, graph.np_dtype)])
+        return graph.node("Div", [graph.node("ReduceSum", [out, axis1], keepdims=0), count])
+    if network.pooling == "max":
+        if valid is not None:
+            out = graph.node("Where", [valid3, out, graph.constant(-np.inf, graph.np_dtype)])
+        if graph.opset >= 18:
+            return graph.node("ReduceMax", [out, axis1], keepdims=0)
+        return graph.node("ReduceMax", [out], axes=[1], keepdims=0)
+    query = graph.constant(network.pool.params["query"], graph.np_dtype)
+    scores = graph.node("MatMul", [out, query])  # (batch, time)
+    if valid is not None:
+        scores = graph.node("Where", [valid, scores, graph.constant(-np.inf, graph.np_dtype)])
+    weights = graph.node("Softmax", [scores], axis=1)
+    weights = graph.node("Unsqueeze", [weights, graph.constant(np.array([2], np.int64), np.int64)])
+    return graph.node("ReduceSum", [graph.node("Mul", [weights, out]), axis1], keepdims=0)
 
 
 def _top_final_features(graph, stack, h_n):
@@ -285,9 +341,10 @@ def _onnx_weights(stack, layer: int, op: str):
 class _Graph:
     """Accumulates nodes, initialisers, inputs and outputs with generated unique names."""
 
-    def __init__(self, onnx, np_dtype) -> None:
+    def __init__(self, onnx, np_dtype, opset: int) -> None:
         self.onnx = onnx
         self.np_dtype = np_dtype
+        self.opset = opset
         self.float_type = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(np_dtype))
         self.nodes, self.initializers, self.inputs, self.outputs = [], [], [], []
         self._count = 0

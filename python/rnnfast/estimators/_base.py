@@ -384,6 +384,10 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         )
 
     def _input_standardization(self) -> dict:
+        """The :class:`InferencePlan` fields of what ``_network_input`` does to ``X``: the
+        standardisation, or the out-of-vocabulary mapping of token ids."""
+        if self._reads_tokens():
+            return dict(vocabulary_size=self.n_embeddings_)
         if not self._standardize_inputs:
             return {}
         return dict(input_mean=self._x_mean, input_scale=self._x_scale)

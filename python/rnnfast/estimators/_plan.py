@@ -37,6 +37,9 @@ class InferencePlan:
         Consecutive input steps stacked into one network step (zeros past each sequence's
         length and up to a multiple of the stride; lengths become ``ceil(length / stride)``),
         see :func:`rnnfast.data.sequences.stack_frames`. 1: none.
+    vocabulary_size : int or None
+        Token input ``(batch, time)`` of integer ids: ids at or past this read as the
+        out-of-vocabulary id 1 before the network's embedding. None: numeric input.
     """
 
     network: object
@@ -48,6 +51,7 @@ class InferencePlan:
     classes: np.ndarray | None = None
     value_shape: tuple = ()
     frame_stride: int = 1
+    vocabulary_size: int | None = None
 
     @property
     def n_features(self) -> int:

@@ -100,7 +100,12 @@ class RNNClassifier(ClassifierMixin, RNNEstimatorBase):
 
     def _inference_plan(self) -> InferencePlan:
         check_is_fitted(self, "network_")
-        return InferencePlan(self.network_, "probabilities", classes=self.classes_)
+        return InferencePlan(
+            self.network_,
+            "probabilities",
+            classes=self.classes_,
+            **self._input_standardization(),
+        )
 
     # task hooks
     def _check_task_params(self):

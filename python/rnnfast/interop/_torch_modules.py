@@ -40,19 +40,55 @@ def stack_frames(x: torch.Tensor, lengths, stride: int):
 
 
 class TorchSequenceNetwork(torch.nn.Module):
-    """``rnnfast.nn.SequenceNetwork`` in torch: recurrent stack -> dropout -> linear head."""
+    """``rnnfast.nn.SequenceNetwork`` in torch: (embedding ->) recurrent stack -> (pooling
+    ->) dropout -> linear head. ``pooling`` is "last", "mean", "max" or "attention" (with the
+    learned ``pool_query``)."""
 
-    def __init__(self, recurrent, head, dropout: float, per_step: bool) -> None:
+    def __init__(
+        self,
+        recurrent,
+        head,
+        dropout: float,
+        per_step: bool,
+        embedding=None,
+        pooling: str = "last",
+        pool_query=None,
+    ) -> None:
         super().__init__()
+        self.embedding = embedding
         self.recurrent = recurrent
         self.dropout = torch.nn.Dropout(dropout)
         self.head = head
         self.per_step = per_step
+        self.pooling = pooling
+        self.pool_query = pool_query
 
     def forward(self, x, lengths=None):
+        if self.embedding is not None:
+            x = self.embedding(x)
         output, state = run_recurrent(self.recurrent, x, lengths)
-        features = output if self.per_step else final_features(self.recurrent, state)
+        if self.per_step:
+            features = output
+        elif self.pooling == "last":
+            features = final_features(self.recurrent, state)
+        else:
+            features = pool(output, lengths, self.pooling, self.pool_query)
         return self.head(self.dropout(features))
+
+
+def pool(output: torch.Tensor, lengths, kind: str, query=None) -> torch.Tensor:
+    """``(batch, time, W)`` outputs (zero past each length) pooled over the valid steps."""
+    batch, time = output.shape[:2]
+    if lengths is None:
+        lengths = torch.full((batch,), time, dtype=torch.int64)
+    lengths = torch.as_tensor(lengths, dtype=torch.int64)
+    valid = torch.arange(time)[None, :] < lengths[:, None]
+    if kind == "mean":
+        return output.sum(dim=1) / lengths[:, None].to(output.dtype)
+    if kind == "max":
+        return output.masked_fill(~valid[:, :, None], float("-inf")).max(dim=1).values
+    scores = (output @ query).masked_fill(~valid, float("-inf"))
+    return (torch.softmax(scores, dim=1)[:, :, None] * output).sum(dim=1)
 
 
 class TorchSequenceAutoencoder(torch.nn.Module):
@@ -84,12 +120,14 @@ class TorchPredictor(torch.nn.Module):
         output_scale=None,
         value_shape=(),
         frame_stride: int = 1,
+        vocabulary_size: int | None = None,
     ) -> None:
         super().__init__()
         self.network = network
         self.kind = kind
         self.value_shape = tuple(value_shape)
         self.frame_stride = frame_stride
+        self.vocabulary_size = vocabulary_size
         for name, value in [
             ("input_mean", input_mean),
             ("input_scale", input_scale),
@@ -99,6 +137,8 @@ class TorchPredictor(torch.nn.Module):
             self.register_buffer(name, value)
 
     def forward(self, x, lengths=None):
+        if self.vocabulary_size is not None:  # ids never seen in fit read as the OOV id 1
+            x = torch.where(x < self.vocabulary_size, x, torch.ones_like(x))
         if self.input_mean is not None:
             x = (x - self.input_mean.to(x.dtype)) / self.input_scale.to(x.dtype)
         if self.frame_stride > 1:

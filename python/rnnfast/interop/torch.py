@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from rnnfast import nn
-from rnnfast.nn.network import check_exportable
 
 _RECURRENT_CLASSES = {nn.LSTM: "LSTM", nn.GRU: "GRU", nn.RNN: "RNN"}
 
@@ -49,9 +48,26 @@ def to_torch(obj):
         _load(torch, linear, obj.params)
         return linear
     if isinstance(obj, nn.SequenceNetwork):
-        check_exportable(obj, "torch")
+        embedding = None
+        if obj.embedding is not None:
+            embedding = torch.nn.Embedding(
+                obj.embedding.num_embeddings,
+                obj.embedding.embedding_dim,
+                padding_idx=0,
+                dtype=_torch_dtype(torch, obj),
+            )
+            _load(torch, embedding, obj.embedding.params)
+        query = None
+        if obj.pooling == "attention":
+            query = torch.nn.Parameter(_tensor(torch, obj.pool.params["query"]))
         return tm.TorchSequenceNetwork(
-            _torch_recurrent(torch, obj.recurrent), to_torch(obj.head), obj.dropout, obj.per_step
+            _torch_recurrent(torch, obj.recurrent),
+            to_torch(obj.head),
+            obj.dropout,
+            obj.per_step,
+            embedding=embedding,
+            pooling=obj.pooling,
+            pool_query=query,
         )
     if isinstance(obj, nn.SequenceAutoencoder):
         return tm.TorchSequenceAutoencoder(
@@ -72,6 +88,7 @@ def to_torch(obj):
         output_scale=_tensor(torch, plan.output_scale),
         value_shape=plan.value_shape,
         frame_stride=plan.frame_stride,
+        vocabulary_size=plan.vocabulary_size,
     )
 
 
@@ -92,7 +109,7 @@ def from_torch(module):
     from rnnfast.interop import _torch_modules as tm
 
     if isinstance(module, tm.TorchSequenceNetwork):
-        recurrent, head = module.recurrent, module.head
+        recurrent, head, embedding = module.recurrent, module.head, module.embedding
         network = nn.SequenceNetwork(
             _cell_name(recurrent),
             recurrent.input_size,
@@ -103,9 +120,15 @@ def from_torch(module):
             dropout=module.dropout.p,
             per_step=module.per_step,
             dtype=_numpy_dtype(torch, head.weight),
+            num_embeddings=None if embedding is None else embedding.num_embeddings,
+            pooling=module.pooling,
         )
         _copy_into(network.recurrent, _state(recurrent))
         _copy_into(network.head, _state(head))
+        if embedding is not None:
+            _copy_into(network.embedding, _state(embedding))
+        if module.pool_query is not None:
+            _copy_into(network.pool, {"query": module.pool_query.detach().cpu().numpy()})
         return network
     if isinstance(module, tm.TorchSequenceAutoencoder):
         encoder = module.encoder

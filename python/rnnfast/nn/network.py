@@ -335,15 +335,3 @@ def check_joined_params(params: object, parts: dict) -> None:
         raise ValueError("the module's params do not match its submodules' parameters")
     if any(params[name] is not array for name, array in expected.items()):
         raise ValueError("the module's params are not its submodules' arrays")
-
-
-def check_exportable(network: SequenceNetwork, target: str) -> None:
-    """TypeError, before anything is written, for what the exporters do not rebuild yet:
-    token input (an embedding) and pooling other than the final state."""
-    if network.embedding is not None or network.pooling != "last":
-        raise TypeError(
-            f"exporting to {target} supports numeric input read through the final state; this "
-            f"network has {'token input' if network.embedding is not None else ''}"
-            f"{' and ' if network.embedding is not None and network.pooling != 'last' else ''}"
-            f"{'pooling=' + repr(network.pooling) if network.pooling != 'last' else ''}"
-        )
