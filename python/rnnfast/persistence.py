@@ -89,6 +89,7 @@ def _persistable_classes() -> dict[str, tuple[type, dict]]:
         nn.SequencePooling: {**forward_state, "_cache": None},
         nn.SequenceNetwork: {**forward_state, "_mask": None},
         nn.SequenceAutoencoder: forward_state,
+        nn.EncoderDecoder: {**forward_state, "_cache": None},
         TrainingState: {},
         FitProgress: {},
         SequenceScaler: {},

@@ -8,6 +8,7 @@ from rnnfast.nn.embedding import Embedding
 from rnnfast.nn.network import CELL_TYPES, SequenceNetwork, make_recurrent
 from rnnfast.nn.pooling import POOLING_KINDS, SequencePooling
 from rnnfast.nn.recurrent import GRU, LSTM, RNN, NoForwardCacheError, RecurrentStack
+from rnnfast.nn.seq2seq import EncoderDecoder
 from rnnfast.nn.stream import RecurrentStream
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "RNN",
     "Attention",
     "Embedding",
+    "EncoderDecoder",
     "Linear",
     "NoForwardCacheError",
     "RecurrentStack",
