@@ -17,6 +17,7 @@ MODULES = [
     "rnnfast.estimators.regressor",
     "rnnfast.estimators.tagger",
     "rnnfast.estimators.transcriber",
+    "rnnfast.estimators.translator",
     "rnnfast.metrics",
     "rnnfast.nn.attention",
     "rnnfast.nn.ctc_decode",

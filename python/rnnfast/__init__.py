@@ -13,6 +13,7 @@ from rnnfast.estimators import (
     RNNRegressor,
     SequenceTagger,
     SequenceTranscriber,
+    SequenceTranslator,
     TrainingDivergedError,
 )
 from rnnfast.persistence import ModelFileError, load, save
@@ -27,6 +28,7 @@ __all__ = [
     "SequenceScaler",
     "SequenceTagger",
     "SequenceTranscriber",
+    "SequenceTranslator",
     "TextSequencer",
     "TrainingDivergedError",
     "__version__",

@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 __all__ = [
+    "DATE_FORMATS",
     "load_airline",
     "load_basic_motions",
     "load_co2",
@@ -31,6 +32,7 @@ __all__ = [
     "load_plaid",
     "load_python_docs",
     "load_sunspots",
+    "make_dates",
     "make_symbol_signals",
 ]
 
@@ -246,3 +248,56 @@ def make_symbol_signals(
         X.append((signal + noise * rng.standard_normal(signal.shape)).astype(np.float32))
         y.append("".join(alphabet[c] for c in codes))
     return X, y
+
+
+# --------------------------------------------------------------------------- translation
+DATE_FORMATS = (
+    "%d %B %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+    "%A, %d %B %Y",
+    "%a %d %b %Y",
+    "%d/%m/%Y",
+    "%Y.%m.%d",
+    "%d-%b-%Y",
+)
+
+
+def make_dates(
+    n_samples: int = 2000, *, random_state=None, formats: tuple[str, ...] = DATE_FORMATS
+) -> tuple[list[str], list[str]]:
+    """Dates written as people write them, and their ISO 8601 form: a translation task.
+
+    Each sample draws a day between 1950-01-01 and 2049-12-31 and one of ``formats``
+    (``strftime`` codes, English names), and lowercases it or drops leading zeros of the day
+    at random, e.g. ``"wednesday, 3 march 2021"`` -> ``"2021-03-03"``.
+
+    Parameters
+    ----------
+    n_samples : int, default 2000
+    random_state : int, Generator or None
+    formats : tuple of str
+        ``strftime`` formats to write the dates in (numeric ones day first).
+
+    Returns
+    -------
+    sources : list of str
+    targets : list of str
+        ``YYYY-MM-DD``.
+    """
+    import datetime
+
+    rng = np.random.default_rng(random_state)
+    first = datetime.date(1950, 1, 1).toordinal()
+    last = datetime.date(2049, 12, 31).toordinal()
+    sources, targets = [], []
+    for day in rng.integers(first, last + 1, n_samples):
+        date = datetime.date.fromordinal(int(day))
+        text = date.strftime(formats[rng.integers(len(formats))])
+        if rng.random() < 0.5:
+            text = text.lower()
+        if rng.random() < 0.5 and text[:1] == "0":
+            text = text[1:]
+        sources.append(text)
+        targets.append(date.isoformat())
+    return sources, targets

@@ -8,6 +8,7 @@ from rnnfast.estimators.forecaster import RNNForecaster
 from rnnfast.estimators.regressor import RNNRegressor
 from rnnfast.estimators.tagger import SequenceTagger
 from rnnfast.estimators.transcriber import SequenceTranscriber
+from rnnfast.estimators.translator import SequenceTranslator
 
 __all__ = [
     "CharRNN",
@@ -17,5 +18,6 @@ __all__ = [
     "RNNRegressor",
     "SequenceTagger",
     "SequenceTranscriber",
+    "SequenceTranslator",
     "TrainingDivergedError",
 ]

@@ -295,7 +295,20 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
             return
         check_positive_int(self.n_features_in_, "n_features_in_")
         self._check_loaded_targets()
-        net = self.network_
+        self._check_loaded_network(self.network_)
+        training = vars(self).get("_training_")
+        if not isinstance(training, TrainingState):
+            raise TypeError("_training_ must be the fit's TrainingState")
+        params = getattr(training.optimizer, "params", None)
+        if (
+            not isinstance(params, dict)
+            or params.keys() != self.network_.params.keys()
+            or any(params[name] is not array for name, array in self.network_.params.items())
+        ):
+            raise ValueError("the optimizer does not hold network_'s parameters")
+
+    def _check_loaded_network(self, net) -> None:
+        """The loaded ``network_`` is the task's kind and takes and gives its sizes."""
         if not isinstance(net, (SequenceNetwork, SequenceAutoencoder)) or net.dtype != np.float32:
             raise TypeError("network_ must be a float32 SequenceNetwork or SequenceAutoencoder")
         if isinstance(net, SequenceNetwork) and net.per_step != self._per_step:
@@ -314,16 +327,6 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
             raise ValueError("n_embeddings_ does not match network_'s embedding")
         if embedding is not None and not self._accepts_tokens:
             raise ValueError(f"{type(self).__name__} does not read token input")
-        training = vars(self).get("_training_")
-        if not isinstance(training, TrainingState):
-            raise TypeError("_training_ must be the fit's TrainingState")
-        params = getattr(training.optimizer, "params", None)
-        if (
-            not isinstance(params, dict)
-            or params.keys() != net.params.keys()
-            or any(params[name] is not array for name, array in net.params.items())
-        ):
-            raise ValueError("the optimizer does not hold network_'s parameters")
 
     def _check_loaded_targets(self) -> None:
         """Check the task's fitted target attributes (``classes_`` etc.) of a loaded model."""
@@ -347,14 +350,16 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
             if batch.values.shape[1] > window:
                 result = stream_outputs(self.network_, batch.values, batch.lengths, window)
             else:
-                result = self.network_.forward(
-                    batch.values, batch_lengths(batch.lengths), training=False
-                )
+                result = self._network_forward(self.network_, batch, training=False)
             if self._per_step:
                 outputs[index, : result.shape[1]] = result
             else:
                 outputs[index] = result
         return outputs
+
+    def _network_forward(self, network, seqs: Sequences, training: bool) -> np.ndarray:
+        """The network's outputs for a padded batch (tasks with other inputs override)."""
+        return network.forward(seqs.values, batch_lengths(seqs.lengths), training=training)
 
     def _inference_split(self, time: int) -> tuple[int, int]:
         """``(batch size, window)`` for inference on sequences of up to ``time`` steps: at most

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnnfast.data.batching import batch_lengths, bucketed_batches
+from rnnfast.data.batching import bucketed_batches
 from rnnfast.estimators._truncated_bptt import train_truncated
 from rnnfast.optim import clip_grad_norm, clip_grad_value, global_norm
 
@@ -189,7 +189,7 @@ def _train_batch(est, network, state, batch, last_good, position) -> float:
 
     if est.bptt_steps is not None:
         return train_truncated(est, network, seqs, targets, weights, learn)
-    outputs = network.forward(seqs.values, batch_lengths(seqs.lengths))
+    outputs = est._network_forward(network, seqs, training=True)
     if not np.isfinite(outputs).all():  # diverged already; a loss may refuse such input (CTC)
         where = f"epoch {epoch}, batch {number}"
         _diverged(

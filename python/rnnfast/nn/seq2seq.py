@@ -130,6 +130,8 @@ class EncoderDecoder(SaveMixin):
     def target_vocabulary(self) -> int:
         return self.head.out_features
 
+    output_size = target_vocabulary  # logits per target step
+
     def random_generators(self) -> tuple[np.random.Generator, ...]:
         """The generators a training forward draws from (dropout masks), e.g. to rewind them."""
         return (*self.encoder.random_generators(), *self.decoder.random_generators())
