@@ -191,7 +191,7 @@ class Attention(StateDictMixin, SaveMixin):
         if self.kind == "general":
             projected = cache["projected"]
             grad_projected = grad_scores.transpose(0, 2, 1) @ query  # (batch, Tk, query_size)
-            weight_grad = np.einsum("bkq,bkm->qm", grad_projected, memory)
+            weight_grad = _summed_outer(grad_projected, memory)
             return (
                 grad_scores @ projected,
                 grad_projected @ self.params["weight"],
@@ -203,8 +203,8 @@ class Attention(StateDictMixin, SaveMixin):
         grad_query_side = grad_pre.sum(axis=2)  # (batch, Tq, attention_size)
         grad_memory_side = grad_pre.sum(axis=1)  # (batch, Tk, attention_size)
         grads = {
-            "query_weight": np.einsum("bqa,bqi->ai", grad_query_side, query),
-            "memory_weight": np.einsum("bka,bkm->am", grad_memory_side, memory),
+            "query_weight": _summed_outer(grad_query_side, query),
+            "memory_weight": _summed_outer(grad_memory_side, memory),
             "v": v_grad,
         }
         return (
@@ -249,3 +249,9 @@ def _masked_softmax(scores: np.ndarray, lengths: np.ndarray | None) -> np.ndarra
         scores = np.where(valid[:, None, :], scores, -np.inf)
     shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def _summed_outer(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``sum over (batch, step) of outer(left, right)``: one GEMM over the flattened rows
+    (``einsum("bta,btb->ab")`` without its slow generic loop)."""
+    return left.reshape(-1, left.shape[-1]).T @ right.reshape(-1, right.shape[-1])
