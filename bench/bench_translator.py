@@ -5,8 +5,8 @@
 A step is what ``SequenceTranslator.fit`` runs per mini-batch: the teacher-forced forward of
 ``nn.EncoderDecoder`` (embeddings, bidirectional encoder, bridge, decoder, general attention,
 combine, head), the masked cross-entropy and the backward of every parameter. The torch peer
-is the same model written with ``torch.nn`` (packed LSTMs, the same formulas; checked equal in
-``tests/test_seq2seq.py``), loaded with the same weights; both are checked to give the same
+is the same model written with ``torch.nn`` (``rnnfast.interop.to_torch``: packed LSTMs, the
+same formulas), with the same weights; both are checked to give the same
 loss and gradients here before timing. Both use all cores (2 on the project machines).
 
 The machine's limit beside the times: the step's matrix-product FLOPs divided by the time,
@@ -23,6 +23,7 @@ import torch
 
 from rnnfast import config_info, nn
 from rnnfast.benchmark import measure_sgemm_peak, median_alternating
+from rnnfast.interop import to_torch
 from rnnfast.nn.losses import cross_entropy
 
 # (batch, source steps, target steps, source vocabulary, target vocabulary, embedding, hidden)
@@ -42,55 +43,6 @@ def batch(rng, b, ts, tt, vs, vt):
     target_in = np.concatenate([np.full((b, 1), 2), target[:, :-1]], axis=1)
     target_in[np.arange(tt)[None, :] >= target_lengths[:, None]] = 0
     return source, source_lengths, target_in, target, target_lengths
-
-
-class TorchTranslator(torch.nn.Module):
-    """``nn.EncoderDecoder`` (LSTM, general attention, one layer) written in torch."""
-
-    def __init__(self, vs, vt, e, h):
-        super().__init__()
-        self.source_embedding = torch.nn.Embedding(vs, e, padding_idx=0)
-        self.encoder = torch.nn.LSTM(e, h, batch_first=True, bidirectional=True)
-        self.bridge = torch.nn.Linear(2 * h, h)
-        self.target_embedding = torch.nn.Embedding(vt, e, padding_idx=0)
-        self.decoder = torch.nn.LSTM(e, h, batch_first=True)
-        self.attention_weight = torch.nn.Parameter(torch.zeros(h, 2 * h))
-        self.combine = torch.nn.Linear(3 * h, h)
-        self.head = torch.nn.Linear(h, vt)
-
-    def forward(self, source, source_lengths, target_in, target_lengths):
-        packed = torch.nn.utils.rnn.pack_padded_sequence(
-            self.source_embedding(source), source_lengths, batch_first=True, enforce_sorted=False
-        )
-        memory, (h_n, _) = self.encoder(packed)
-        memory, _ = torch.nn.utils.rnn.pad_packed_sequence(
-            memory, batch_first=True, total_length=source.shape[1]
-        )
-        start = torch.tanh(self.bridge(torch.cat([h_n[-2], h_n[-1]], dim=1)))[None]
-        packed = torch.nn.utils.rnn.pack_padded_sequence(
-            self.target_embedding(target_in), target_lengths, batch_first=True, enforce_sorted=False
-        )
-        states, _ = self.decoder(packed, (start, torch.zeros_like(start)))
-        states, _ = torch.nn.utils.rnn.pad_packed_sequence(
-            states, batch_first=True, total_length=target_in.shape[1]
-        )
-        scores = states @ (memory @ self.attention_weight.T).transpose(1, 2)
-        valid = torch.arange(source.shape[1])[None, :] < source_lengths[:, None]
-        weights = torch.softmax(scores.masked_fill(~valid[:, None, :], float("-inf")), dim=-1)
-        attentional = torch.tanh(self.combine(torch.cat([states, weights @ memory], dim=-1)))
-        return self.head(attentional)
-
-
-def torch_state(model: nn.EncoderDecoder) -> dict:
-    names = {"attention.weight": "attention_weight"}
-    state = {}
-    for key, value in model.params.items():
-        part, name = key.split(".", 1)
-        if part in ("encoder", "decoder"):
-            state[f"{part}.{name}"] = torch.from_numpy(value.copy())
-        else:
-            state[names.get(key, key)] = torch.from_numpy(value.copy())
-    return state
 
 
 def step_flops(b, ts, tt, vt, e, h) -> float:
@@ -127,8 +79,7 @@ def bench_shape(shape, rng, repeats: int, peak: float) -> bool:
     """Check one shape's loss and gradients against torch, time both, print the row."""
     b, ts, tt, vs, vt, e, h = shape
     ours = nn.EncoderDecoder("lstm", vs, vt, e, h, random_state=0)
-    theirs = TorchTranslator(vs, vt, e, h)
-    theirs.load_state_dict(torch_state(ours))
+    theirs = to_torch(ours)  # the same model written with torch.nn, same weights
     source, source_lengths, target_in, target, target_lengths = batch(rng, b, ts, tt, vs, vt)
     valid = target != 0
     tensors = [torch.from_numpy(a) for a in (source, source_lengths, target_in, target_lengths)]
@@ -153,7 +104,6 @@ def bench_shape(shape, rng, repeats: int, peak: float) -> bool:
 
     same = bool(np.isclose(run_ours(), run_torch(), rtol=1e-4))
     grads = dict(theirs.named_parameters())
-    grads["attention.weight"] = grads.pop("attention_weight")
     same = same and all(
         np.allclose(ours.grads[k], g.grad.numpy(), rtol=1e-3, atol=1e-5) for k, g in grads.items()
     )

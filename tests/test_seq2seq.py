@@ -227,3 +227,24 @@ def test_save_load_and_errors():
         model().backward(np.zeros((3, 4, 10)))
     with pytest.raises(ValueError, match=r"tokens must lie in \[0, 8\)"):
         net.forward(SOURCE + 5, SOURCE_LENGTHS, TARGET_IN, TARGET_LENGTHS)
+
+
+@pytest.mark.parametrize("cell, attention", [("lstm", "general"), ("gru", "additive")])
+def test_to_torch_gives_the_same_logits_and_gradients(cell, attention):
+    from rnnfast.interop import to_torch
+
+    net = model(cell, attention, num_layers=2)
+    logits = net.forward(SOURCE, SOURCE_LENGTHS, TARGET_IN, TARGET_LENGTHS)
+    net.backward(masked_loss(logits)[1])
+    module = to_torch(net)
+    tensors = [torch.from_numpy(a) for a in (SOURCE, SOURCE_LENGTHS, TARGET_IN, TARGET_LENGTHS)]
+    expected = module(*tensors)
+    np.testing.assert_allclose(logits, expected.detach().numpy(), rtol=1e-9, atol=1e-12)
+    loss = torch.nn.functional.cross_entropy(
+        expected.reshape(-1, 10), torch.from_numpy(TARGET_OUT).reshape(-1), ignore_index=0
+    )
+    loss.backward()
+    for name, parameter in module.named_parameters():
+        np.testing.assert_allclose(
+            net.grads[name], parameter.grad.numpy(), rtol=1e-8, atol=1e-11, err_msg=name
+        )

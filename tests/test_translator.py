@@ -111,3 +111,27 @@ def test_bad_predict_arguments(reverser):
         reverser.predict(["abc"], max_length=0)
     with pytest.raises(TypeError, match="must hold strings, as in fit"):
         reverser.predict([np.array([1, 2])])
+
+
+def test_chrf():
+    from rnnfast.metrics import chrf
+
+    assert chrf(["Arabisch"], ["Arabisch"]) == 100.0
+    assert chrf(["abc"], ["xyz"]) == 0.0
+    # unigrams: P = 2/3, R = 1 -> F2 = 10/11; bigrams: P = 1/2, R = 1 -> 5/6; trigrams: 0
+    assert chrf(["ab"], ["abc"]) == pytest.approx(100 * (10 / 11 + 5 / 6 + 0) / 3)
+    assert chrf(["a b"], ["ab"]) == 100.0  # whitespace is ignored
+    with pytest.raises(ValueError, match="differ in length"):
+        chrf(["a"], [])
+    with pytest.raises(TypeError, match="strings"):
+        chrf([1], ["a"])
+
+
+def test_cldr_names_are_a_parallel_corpus():
+    pytest.importorskip("babel")
+    from rnnfast.datasets import load_cldr_names
+
+    names = load_cldr_names("en", "de")
+    assert len(names.data) == len(names.target) == len(names.kind) > 1000
+    pairs = dict(zip(names.data, names.target, strict=False))
+    assert pairs["Arabic"] == "Arabisch" and pairs["South America"] == "Südamerika"

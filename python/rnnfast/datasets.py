@@ -21,9 +21,11 @@ import numpy as np
 from sklearn.utils import Bunch
 
 __all__ = [
+    "CLDR_NAME_KINDS",
     "DATE_FORMATS",
     "load_airline",
     "load_basic_motions",
+    "load_cldr_names",
     "load_co2",
     "load_gunpoint",
     "load_italy_power_demand",
@@ -301,3 +303,41 @@ def make_dates(
         sources.append(text)
         targets.append(date.isoformat())
     return sources, targets
+
+
+CLDR_NAME_KINDS = ("languages", "territories", "currencies", "scripts")
+
+
+def load_cldr_names(source: str = "en", target: str = "de") -> Bunch:
+    """Names of languages, territories, currencies and scripts in two languages: a real
+    parallel corpus from the Unicode CLDR locale data that Babel ships (Unicode licence).
+
+    Parameters
+    ----------
+    source, target : str, default "en" and "de"
+        CLDR locale identifiers.
+
+    Returns
+    -------
+    Bunch
+        ``data`` (names in ``source``), ``target`` (the same names in ``target``), ``kind``
+        (which table each pair came from) and ``DESCR``; e.g. ``"Arabic" -> "Arabisch"``,
+        ``"South America" -> "Südamerika"`` for English to German (about 1,400 pairs).
+    """
+    babel = _require("babel")
+    pair = [babel.Locale.parse(source), babel.Locale.parse(target)]
+    data, translated, kinds = [], [], []
+    for kind in CLDR_NAME_KINDS:
+        names, names_in_target = (getattr(locale, kind) for locale in pair)
+        for code in sorted(names):
+            if code in names_in_target:
+                data.append(names[code])
+                translated.append(names_in_target[code])
+                kinds.append(kind)
+    return Bunch(
+        data=data,
+        target=translated,
+        kind=kinds,
+        DESCR=f"CLDR {'/'.join(CLDR_NAME_KINDS)} names, {source} -> {target} (Babel "
+        f"{babel.__version__}): {len(data)} pairs",
+    )

@@ -1,5 +1,5 @@
 """Sequence metrics: edit distance and label error rate (the score of
-:class:`rnnfast.SequenceTranscriber`)."""
+:class:`rnnfast.SequenceTranscriber`), and chrF for translations."""
 
 from __future__ import annotations
 
@@ -72,6 +72,63 @@ def label_error_rate(references, hypotheses, sample_weight=None) -> float:
     if total <= 0:
         raise ValueError("the label error rate needs references with at least one label")
     return float((weights * distances).sum() / total)
+
+
+def chrf(references, hypotheses, *, order: int = 6, beta: float = 2.0) -> float:
+    """Character n-gram F-score of translations (chrF, Popovic 2015), 0 to 100.
+
+    For each n-gram order ``1..order`` the matches, hypothesis n-grams and reference n-grams
+    are summed over the corpus (whitespace removed, as sacrebleu's chrF does), giving a
+    precision ``P_n`` and recall ``R_n``; the score is the mean over the orders that occur
+    of ``(1 + beta^2) P_n R_n / (beta^2 P_n + R_n)``: recall weighs ``beta`` times as much.
+    An order that only one side has (a hypothesis longer than every reference, or shorter)
+    counts 0; an order neither side has is left out.
+
+    Parameters
+    ----------
+    references, hypotheses : sequences of str of equal length
+    order : int, default 6
+    beta : float, default 2
+
+    Examples
+    --------
+    >>> from rnnfast.metrics import chrf
+    >>> chrf(["Arabisch"], ["Arabisch"])
+    100.0
+    >>> round(chrf(["ab"], ["abc"]), 2)  # F of 1-grams 0.909, 2-grams 0.833, 3-grams 0
+    58.08
+    """
+    references, hypotheses = list(references), list(hypotheses)
+    if len(references) != len(hypotheses):
+        raise ValueError(
+            f"references ({len(references)}) and hypotheses ({len(hypotheses)}) differ in length"
+        )
+    if not all(isinstance(t, str) for t in references + hypotheses):
+        raise TypeError("references and hypotheses must be strings")
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise ValueError(f"order must be a positive integer, got {order!r}")
+    from collections import Counter
+
+    totals = np.zeros((order, 3))  # matches, hypothesis n-grams, reference n-grams
+    for reference, hypothesis in zip(references, hypotheses, strict=True):
+        ref, hyp = "".join(reference.split()), "".join(hypothesis.split())
+        for n in range(1, order + 1):
+            ref_grams = Counter(ref[i : i + n] for i in range(len(ref) - n + 1))
+            hyp_grams = Counter(hyp[i : i + n] for i in range(len(hyp) - n + 1))
+            matches = sum((ref_grams & hyp_grams).values())
+            totals[n - 1] += (matches, sum(hyp_grams.values()), sum(ref_grams.values()))
+    scores = []
+    for matches, n_hyp, n_ref in totals:
+        if n_hyp == 0 or n_ref == 0:
+            if n_ref > 0 or n_hyp > 0:
+                scores.append(0.0)  # one side has n-grams of this order, the other none
+            continue
+        precision, recall = matches / n_hyp, matches / n_ref
+        denominator = beta * beta * precision + recall
+        scores.append(
+            0.0 if denominator == 0 else (1 + beta * beta) * precision * recall / denominator
+        )
+    return 100.0 * float(np.mean(scores)) if scores else 0.0
 
 
 def _codes(reference, hypothesis) -> tuple[list, np.ndarray]:

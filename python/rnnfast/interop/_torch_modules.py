@@ -148,3 +148,48 @@ class TorchPredictor(torch.nn.Module):
             return torch.softmax(out, dim=-1)
         values = out * self.output_scale + self.output_mean
         return values.reshape(values.shape[0], *self.value_shape)
+
+
+class TorchEncoderDecoder(torch.nn.Module):
+    """``rnnfast.nn.EncoderDecoder`` in torch: ``module(source, source_lengths, target_in,
+    target_lengths)`` gives the teacher-forced logits ``(batch, Tt, target_vocabulary)``."""
+
+    def __init__(self, parts: dict, attention_kind: str, attention_params: dict) -> None:
+        super().__init__()
+        for name, part in parts.items():
+            setattr(self, name, part)
+        self.attention_kind = attention_kind
+        self.attention = torch.nn.ParameterDict(attention_params)
+
+    def forward(self, source, source_lengths, target_in, target_lengths):
+        memory, state = run_recurrent(self.encoder, self.source_embedding(source), source_lengths)
+        start = torch.tanh(self.bridge(final_features(self.encoder, state)))
+        h0 = start[None].expand(self.decoder.num_layers, -1, -1).contiguous()
+        hx = (h0, torch.zeros_like(h0)) if isinstance(self.decoder, torch.nn.LSTM) else h0
+        embedded = self.target_embedding(target_in)
+        if target_lengths is None:
+            states, _ = self.decoder(embedded, hx)
+        else:
+            lengths = torch.as_tensor(target_lengths, dtype=torch.int64).cpu()
+            packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+            states, _ = self.decoder(packed, hx)
+            states, _ = pad_packed_sequence(
+                states, batch_first=True, total_length=embedded.shape[1]
+            )
+        scores = self._scores(states, memory)
+        if source_lengths is not None:
+            steps = torch.arange(memory.shape[1])[None, :]
+            valid = steps < torch.as_tensor(source_lengths, dtype=torch.int64)[:, None]
+            scores = scores.masked_fill(~valid[:, None, :], float("-inf"))
+        context = torch.softmax(scores, dim=-1) @ memory
+        return self.head(torch.tanh(self.combine(torch.cat([states, context], dim=-1))))
+
+    def _scores(self, states, memory):
+        p = self.attention
+        if self.attention_kind == "general":
+            return states @ (memory @ p["weight"].T).transpose(1, 2)
+        hidden = torch.tanh(
+            (states @ p["query_weight"].T)[:, :, None, :]
+            + (memory @ p["memory_weight"].T)[:, None, :, :]
+        )
+        return hidden @ p["v"]

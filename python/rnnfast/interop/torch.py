@@ -18,8 +18,9 @@ def to_torch(obj):
 
     Parameters
     ----------
-    obj : rnnfast.nn.RNN, LSTM, GRU, Linear, SequenceNetwork, SequenceAutoencoder, or a fitted
-        RNNClassifier, SequenceTagger, SequenceTranscriber, RNNRegressor or RNNForecaster
+    obj : rnnfast.nn.RNN, LSTM, GRU, Linear, SequenceNetwork, SequenceAutoencoder,
+        EncoderDecoder, or a fitted RNNClassifier, SequenceTagger, SequenceTranscriber,
+        RNNRegressor or RNNForecaster
 
     Returns
     -------
@@ -28,6 +29,8 @@ def to_torch(obj):
         - ``Linear`` becomes ``torch.nn.Linear``;
         - ``SequenceNetwork`` becomes ``TorchSequenceNetwork`` and ``SequenceAutoencoder``
           ``TorchSequenceAutoencoder``; both are called ``module(x, lengths=None)``;
+        - ``EncoderDecoder`` becomes ``TorchEncoderDecoder``, called ``module(source,
+          source_lengths, target_in, target_lengths)`` for the teacher-forced logits;
         - an estimator becomes ``TorchPredictor``: ``module(x, lengths=None)`` returns the class
           probabilities (classifier, tagger), the per-step posteriors (transcriber, one row
           per stacked step) or the predicted values (regressor, forecaster) that
@@ -48,15 +51,7 @@ def to_torch(obj):
         _load(torch, linear, obj.params)
         return linear
     if isinstance(obj, nn.SequenceNetwork):
-        embedding = None
-        if obj.embedding is not None:
-            embedding = torch.nn.Embedding(
-                obj.embedding.num_embeddings,
-                obj.embedding.embedding_dim,
-                padding_idx=0,
-                dtype=_torch_dtype(torch, obj),
-            )
-            _load(torch, embedding, obj.embedding.params)
+        embedding = None if obj.embedding is None else _torch_embedding(torch, obj.embedding)
         query = None
         if obj.pooling == "attention":
             query = torch.nn.Parameter(_tensor(torch, obj.pool.params["query"]))
@@ -69,6 +64,21 @@ def to_torch(obj):
             pooling=obj.pooling,
             pool_query=query,
         )
+    if isinstance(obj, nn.EncoderDecoder):
+        parts = {
+            "source_embedding": _torch_embedding(torch, obj.source_embedding),
+            "encoder": _torch_recurrent(torch, obj.encoder),
+            "bridge": to_torch(obj.bridge),
+            "target_embedding": _torch_embedding(torch, obj.target_embedding),
+            "decoder": _torch_recurrent(torch, obj.decoder),
+            "combine": to_torch(obj.combine),
+            "head": to_torch(obj.head),
+        }
+        attention = {
+            name: torch.nn.Parameter(_tensor(torch, value))
+            for name, value in obj.attention.params.items()
+        }
+        return tm.TorchEncoderDecoder(parts, obj.attention.kind, attention)
     if isinstance(obj, nn.SequenceAutoencoder):
         return tm.TorchSequenceAutoencoder(
             _torch_recurrent(torch, obj.encoder), to_torch(obj.decoder)
@@ -181,6 +191,17 @@ def _numpy_dtype(torch, tensor):
 
 def _tensor(torch, array):
     return None if array is None else torch.from_numpy(np.array(array))
+
+
+def _torch_embedding(torch, embedding: nn.Embedding):
+    module = torch.nn.Embedding(
+        embedding.num_embeddings,
+        embedding.embedding_dim,
+        padding_idx=embedding.padding_idx,
+        dtype=_torch_dtype(torch, embedding),
+    )
+    _load(torch, module, embedding.params)
+    return module
 
 
 def _torch_recurrent(torch, stack: nn.RecurrentStack):
