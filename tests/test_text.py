@@ -106,3 +106,16 @@ def test_save_and_load():
         np.testing.assert_array_equal(got, want)
     with pytest.raises(TypeError, match=r"obj.analyzer: cannot save"):  # pickle it instead
         TextSequencer(analyzer=str.split).fit(CORPUS).save(io.BytesIO())
+
+
+def test_chatterbot_topics_are_a_text_classification_set():
+    pytest.importorskip("chatterbot_corpus")
+    pytest.importorskip("yaml")
+    from rnnfast.datasets import load_chatterbot_topics
+
+    corpus = load_chatterbot_topics()
+    assert len(corpus.data) == len(corpus.target) > 1500
+    assert {"trivia", "emotion", "coding"} <= set(corpus.target)
+    assert all(isinstance(t, str) and t.strip() for t in corpus.data)
+    counts = {t: corpus.target.count(t) for t in set(corpus.target)}
+    assert min(counts.values()) >= 20

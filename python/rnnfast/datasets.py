@@ -25,6 +25,7 @@ __all__ = [
     "DATE_FORMATS",
     "load_airline",
     "load_basic_motions",
+    "load_chatterbot_topics",
     "load_cldr_names",
     "load_co2",
     "load_gunpoint",
@@ -340,4 +341,48 @@ def load_cldr_names(source: str = "en", target: str = "de") -> Bunch:
         kind=kinds,
         DESCR=f"CLDR {'/'.join(CLDR_NAME_KINDS)} names, {source} -> {target} (Babel "
         f"{babel.__version__}): {len(data)} pairs",
+    )
+
+
+def load_chatterbot_topics(min_lines: int = 20) -> Bunch:
+    """English dialogue lines labelled by topic: a text classification set from the
+    ChatterBot corpus (``chatterbot-corpus`` on PyPI, BSD licence).
+
+    Every distinct line of the corpus's English conversations (prompts and replies alike)
+    is labelled with the topic of its file (``"trivia"``, ``"emotion"``, ``"coding"``, ...);
+    topics with fewer than ``min_lines`` lines are left out.
+
+    Parameters
+    ----------
+    min_lines : int, default 20
+
+    Returns
+    -------
+    Bunch
+        ``data`` (list of str), ``target`` (list of str), ``DESCR``.
+    """
+    import importlib.resources
+
+    corpus = _require("chatterbot_corpus")
+    yaml = _require("yaml")
+    folder = importlib.resources.files(corpus) / "data" / "english"
+    by_topic: dict[str, list[str]] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".yml"):
+            continue
+        lines = by_topic.setdefault(entry.name[:-4], [])
+        for conversation in yaml.safe_load(entry.read_text(encoding="utf-8"))["conversations"]:
+            for line in conversation:
+                if isinstance(line, str) and line.strip() and line not in lines:
+                    lines.append(line)
+    data, target = [], []
+    for topic, lines in by_topic.items():
+        if len(lines) >= min_lines:
+            data += lines
+            target += [topic] * len(lines)
+    return Bunch(
+        data=data,
+        target=target,
+        DESCR=f"ChatterBot corpus {getattr(corpus, '__version__', '')}: {len(data)} English "
+        f"dialogue lines in {len(set(target))} topics",
     )
