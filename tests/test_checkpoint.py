@@ -48,6 +48,12 @@ def _data(task: str):
         return (np.sin(np.arange(120) / 5.0) + 0.1 * rng.normal(size=120),), "fit_series"
     if task == "transcriber":
         return (X, ["ab"[int(s[0, 0] > 0)] + "ba"[int(s[-1, 1] > 0)] for s in X]), "fit"
+    if task == "translator":
+        words = ["".join(rng.choice(list("abcde"), rng.integers(2, 6))) for _ in range(24)]
+        return (words, [w[::-1] for w in words]), "fit"
+    if task == "token_classifier":
+        tokens = [rng.integers(1, 9, rng.integers(3, 9)) for _ in range(24)]
+        return (tokens, np.array([int(t[0] > 4) for t in tokens])), "fit"
     return ("the cat sat on the mat. " * 20,), "fit"
 
 
@@ -76,6 +82,12 @@ ESTIMATORS = {
     "char_rnn": lambda: rnnfast.CharRNN(seq_length=16),
     # CTC, with early stopping on 1 - label error rate
     "transcriber": lambda: rnnfast.SequenceTranscriber(early_stopping=True, patience=50),
+    # encoder-decoder with dropout between its 2 layers and early stopping
+    "translator": lambda: rnnfast.SequenceTranslator(
+        num_layers=2, dropout=0.2, embedding_dim=4, early_stopping=True, patience=50
+    ),
+    # token input (embedding) with attention pooling
+    "token_classifier": lambda: rnnfast.RNNClassifier(embedding_dim=4, pooling="attention"),
 }
 
 
