@@ -338,3 +338,92 @@ def test_standardisation_statistics_must_be_finite():
     est._y_scale = np.array([np.inf])
     with pytest.raises(ModelFileError, match="_y statistics hold NaN or infinite values"):
         load_bytes(module_bytes(est))
+
+
+# --------------------------------------------------------------- branches of the loader
+@pytest.mark.parametrize(
+    "raw, match",
+    [
+        ('{"format":"rnnfast","format_version":1,"root":{"x":1e400}}', "out of range"),
+        ('{"format":"rnnfast","format_version":1,"root":NaN}', "bare NaN"),
+        ('{"format":"rnnfast","format_version":1,"root":' + "9" * 61 + "}", "digits"),
+    ],
+    ids=["inf-float", "nan-constant", "long-int"],
+)
+def test_json_numbers_are_bounded(raw, match):
+    members = members_of(classifier_bytes())
+    members["__rnnfast__"] = np.frombuffer(raw.encode(), np.uint8)
+    with pytest.raises(ModelFileError, match=match):
+        load_bytes(archive_of(members))
+
+
+def test_nesting_depth_is_bounded():
+    deep = {"$tuple": [1]}
+    for _ in range(80):
+        deep = {"$tuple": [deep]}
+    bad = edited(classifier_bytes(), lambda h: h["root"]["attributes"].update(cell=deep))
+    with pytest.raises(ModelFileError, match="nested over 64 deep"):
+        load_bytes(bad)
+
+
+def test_big_endian_and_fortran_members_load_as_native_arrays():
+    """Foreign byte order is converted; Fortran order is refused for parameters (the core
+    needs C order) but fine elsewhere."""
+    est = rnnfast.RNNRegressor(hidden_size=3, max_epochs=1, random_state=0).fit(X, X[:, 0, 0])
+    data = module_bytes(est)
+    members = members_of(data)
+    header = header_of(members)
+    key = header["root"]["attributes"]["_y_mean"]["$array"]
+    members[key] = members[key].astype(members[key].dtype.newbyteorder(">"))
+    loaded = load_bytes(archive_of(members, header))
+    assert loaded._y_mean.dtype.isnative
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    classifier = members_of(classifier_bytes())
+    network = header_of(classifier)["root"]["attributes"]["network_"]["attributes"]
+    weight = network["head"]["attributes"]["params"]["$dict"]["weight"]["$array"]
+    classifier[weight] = np.asfortranarray(classifier[weight])  # (2, hidden): truly F order
+    assert not classifier[weight].flags.c_contiguous
+    with pytest.raises(ModelFileError, match="writable contiguous"):
+        load_bytes(archive_of(classifier))
+
+
+def test_a_member_shorter_than_its_directory_entry_is_refused():
+    data = bytearray(classifier_bytes())
+    key = array_key(header_of(members_of(bytes(data))), "classes_")
+    # claim a larger uncompressed size in the central directory than the member holds
+    entry = data.find(b"PK\x01\x02")
+    while entry >= 0:
+        name_length = int.from_bytes(data[entry + 28 : entry + 30], "little")
+        name = bytes(data[entry + 46 : entry + 46 + name_length]).decode()
+        if name == key + ".npy":
+            size = int.from_bytes(data[entry + 24 : entry + 28], "little")
+            data[entry + 24 : entry + 28] = (size + 8).to_bytes(4, "little")
+            data[entry + 20 : entry + 24] = (size + 8).to_bytes(4, "little")
+            break
+        entry = data.find(b"PK\x01\x02", entry + 1)
+    with pytest.raises(ModelFileError):
+        load_bytes(bytes(data))
+
+
+def test_inconsistent_language_models_are_refused():
+    from rnnfast import SequenceTranslator, TextSequencer
+
+    words = ["abc", "hello", "data"] * 4
+    translator = SequenceTranslator(hidden_size=4, embedding_dim=3, max_epochs=1).fit(
+        words, [w[::-1] for w in words]
+    )
+    translator.target_vocabulary_ += 1
+    with pytest.raises(ModelFileError, match="vocabularies do not match"):
+        load_bytes(module_bytes(translator))
+    translator.target_vocabulary_ -= 1
+    translator.source_kind_ = "ids"
+    with pytest.raises(ModelFileError, match="source_kind_ and source_sequencer_ disagree"):
+        load_bytes(module_bytes(translator))
+    translator.source_kind_ = "str"
+    translator.network_.head.out_features += 1  # no longer the target embedding's size
+    with pytest.raises(ModelFileError):
+        load_bytes(module_bytes(translator))
+    sequencer = TextSequencer().fit(["a b c"])
+    sequencer.n_tokens_ = 9
+    with pytest.raises(ModelFileError, match="token table disagree"):
+        load_bytes(module_bytes(sequencer))

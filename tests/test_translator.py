@@ -135,3 +135,15 @@ def test_cldr_names_are_a_parallel_corpus():
     assert len(names.data) == len(names.target) == len(names.kind) > 1000
     pairs = dict(zip(names.data, names.target, strict=False))
     assert pairs["Arabic"] == "Arabisch" and pairs["South America"] == "Südamerika"
+
+
+def test_continuing_a_fit_refuses_target_tokens_it_never_saw(reverser):
+    continued = SequenceTranslator(hidden_size=4, max_epochs=1, warm_start=True).fit(
+        WORDS[:8], REVERSED[:8]
+    )
+    with pytest.raises(ValueError, match="tokens the first fit never saw"):
+        continued.fit(["abc"], ["xyz"])
+    ids = SequenceTranslator(hidden_size=4, max_epochs=1, warm_start=True)
+    ids.fit([np.array([1, 2])] * 4, [np.array([2, 1])] * 4)
+    with pytest.raises(ValueError, match="ids the first fit never saw"):
+        ids.fit([np.array([1, 2])], [np.array([7])])

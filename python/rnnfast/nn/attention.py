@@ -89,10 +89,13 @@ class Attention(StateDictMixin, SaveMixin):
             else (self.memory_size if kind == "additive" else None)
         )
         self.dtype = check_dtype(dtype)
-        rng = as_generator(random_state)
+        layout = self._parameter_layout()
+        # "dot" has no parameters: no generator (seeding one from the OS costs microseconds,
+        # and attention pooling makes a dot attention per forward)
+        rng = as_generator(random_state) if layout or random_state is not None else None
         self.params = {
             name: torch_default_uniform(rng, shape, fan_in, self.dtype)
-            for name, (shape, fan_in) in self._parameter_layout().items()
+            for name, (shape, fan_in) in layout.items()
         }
         self.grads: dict[str, np.ndarray] | None = None
         self._cache: dict | None = None

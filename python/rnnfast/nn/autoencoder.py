@@ -115,6 +115,5 @@ class SequenceAutoencoder(SaveMixin):
         # the code feeds every decoder step, so its gradient sums over steps (zero on padding)
         grad_code = self.decoder.backward(grad_output).sum(axis=1)
         grad_x, _ = self.encoder.backward(*final_feature_grads(self.encoder, grad_code))
-        self.grads = {f"encoder.{k}": v for k, v in self.encoder.grads.items()}
-        self.grads.update({f"decoder.{k}": v for k, v in self.decoder.grads.items()})
+        self.grads = joined_params({"encoder": self.encoder, "decoder": self.decoder}, "grads")
         return grad_x

@@ -280,11 +280,7 @@ class SequenceNetwork(SaveMixin):
         if self.embedding is not None:
             self.embedding.backward(grad_x)
             grad_x = None
-        self.grads = {
-            f"{prefix}.{name}": value
-            for prefix, part in self._parts().items()
-            for name, value in part.grads.items()
-        }
+        self.grads = joined_params(self._parts(), "grads")
         return grad_x
 
 
@@ -308,12 +304,13 @@ def final_feature_grads(stack: RecurrentStack, grad_features: np.ndarray):
     return grad_output, ((grad_h, None) if stack._has_cell_state else grad_h)
 
 
-def joined_params(parts: dict) -> dict:
-    """``"<part>.<name>"`` -> each part's parameter array (the same objects)."""
+def joined_params(parts: dict, attribute: str = "params") -> dict:
+    """``"<part>.<name>"`` -> each part's parameter array (the same objects); with
+    ``attribute="grads"``, each part's gradient of the last backward."""
     return {
         f"{prefix}.{name}": array
         for prefix, part in parts.items()
-        for name, array in part.params.items()
+        for name, array in getattr(part, attribute).items()
     }
 
 

@@ -215,11 +215,7 @@ class EncoderDecoder(SaveMixin):
         zeros, grad_state = final_feature_grads(self.encoder, grad_code)
         grad_source, _ = self.encoder.backward(zeros + grad_memory, grad_state)
         self.source_embedding.backward(grad_source)
-        self.grads = {
-            f"{prefix}.{name}": value
-            for prefix, part in self._parts().items()
-            for name, value in part.grads.items()
-        }
+        self.grads = joined_params(self._parts(), "grads")
 
     # --------------------------------------------------------------------------- generation
     def generate(
