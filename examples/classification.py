@@ -1,4 +1,4 @@
-"""Sequence classification on the UEA/UCR archive: the configurations behind the README's
+"""Sequence classification on the UEA/UCR archive: the configurations behind the
 results table, and the shared runner of ``speaker_identification.py`` and
 ``motion_recognition.py``.
 

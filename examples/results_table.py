@@ -1,4 +1,5 @@
-"""The README's results table: every data set, 3 seeds, metrics beside published anchors.
+"""The results table (README, docs/guide/real-data.md): every data set, 3 seeds, metrics
+beside published anchors.
 
     python examples/results_table.py [--seeds 3] [--torch] [--quick]
 

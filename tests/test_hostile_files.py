@@ -127,6 +127,7 @@ def _zip_bomb(data: bytes, key: str, gib: float) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.slow
 def test_a_zip_bomb_is_refused_with_bounded_memory(tmp_path):
     """Was: a 1 MB file holding a deflated member of 1 GiB of zeros loaded at 1.2 GB peak."""
     data = classifier_bytes()

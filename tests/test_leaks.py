@@ -6,8 +6,11 @@ import gc
 import resource
 
 import numpy as np
+import pytest
 
 import rnnfast
+
+pytestmark = pytest.mark.slow  # minutes: see the `slow` marker in pyproject.toml
 
 
 def resident_mib() -> float:

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # minutes: see the `slow` marker in pyproject.toml
+
 FUZZER = pathlib.Path(__file__).with_name("loader_fuzz.py")
 
 

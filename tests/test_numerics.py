@@ -12,7 +12,7 @@ from rnnfast import nn
 from rnnfast.interop import to_torch
 from rnnfast.optim import Adam
 
-# Stated bounds (README, "Reliability"): float32 against float64 on 10,000 steps
+# Stated bounds (docs/reliability.md): float32 against float64 on 10,000 steps
 OUTPUT_DRIFT = 1e-5  # max absolute difference of the outputs (measured: 6.1e-7)
 GRADIENT_DRIFT = 1e-4  # max difference of each parameter gradient / its largest entry (5.2e-6)
 TRAINING_DRIFT = 1e-5  # max parameter difference after 20 Adam steps on 5,000 steps (5.3e-7)

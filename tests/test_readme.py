@@ -53,6 +53,7 @@ def test_every_snippet_is_tested():
     assert sum(map(len, SECTIONS.values())) == README.read_text().count("```python\n") > 0
 
 
+@pytest.mark.slow
 def test_main_job_runs():
     """The README's main job, exactly: the installed ``rnnfast demo`` console script."""
     script = Path(sys.executable).with_name("rnnfast")

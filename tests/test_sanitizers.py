@@ -16,6 +16,10 @@ from pathlib import Path
 import pybind11
 import pytest
 
+import rnnfast
+
+pytestmark = pytest.mark.slow  # minutes: see the `slow` marker in pyproject.toml
+
 ROOT = Path(__file__).resolve().parents[1]
 # what runs under the sanitizers: torch parity of every cell/layout, finite-difference
 # gradients, the network head, the property tests' random shapes and layouts, and CTC
@@ -34,9 +38,9 @@ BOOTSTRAP = """
 import sys
 sys.meta_path[:] = [f for f in sys.meta_path if "ScikitBuild" not in type(f).__name__]
 sys.path.insert(0, sys.argv[1])
-import rnnfast._core
-assert rnnfast._core.__file__.startswith(sys.argv[1]), rnnfast._core.__file__
-print("instrumented core:", rnnfast._core.__file__, flush=True)
+from rnnfast.backends import cpu
+assert cpu._core.__file__.startswith(sys.argv[1]), cpu._core.__file__
+print("instrumented core:", cpu._core.__file__, flush=True)
 import pytest
 sys.exit(pytest.main(sys.argv[2:]))
 """
@@ -51,6 +55,11 @@ def _runtime(name: str) -> str:
     return path
 
 
+# the CPU level this run uses (forced by RNNFAST_CPU_LEVEL in CI's per-level runs): the only one
+# the instrumented build compiles, which halves its time
+LEVEL = rnnfast.config_info()["cpu_level"]
+
+
 @pytest.fixture(scope="module")
 def instrumented_package(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("sanitize")
@@ -62,6 +71,7 @@ def instrumented_package(tmp_path_factory) -> Path:
         "-B",
         str(build),
         "-DRNNFAST_SANITIZE=ON",
+        "-DRNNFAST_NATIVE=ON" if LEVEL == "native" else f"-DRNNFAST_CPU_LEVELS={LEVEL}",
         "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
         "-DSKBUILD_PROJECT_NAME=rnnfast",
         "-DSKBUILD_PROJECT_VERSION=0.0",
@@ -75,8 +85,10 @@ def instrumented_package(tmp_path_factory) -> Path:
     shutil.copytree(
         ROOT / "python" / "rnnfast", package / "rnnfast", ignore=shutil.ignore_patterns("*.so")
     )
-    (core,) = build.glob("_core*.so")
-    shutil.copy(core, package / "rnnfast")
+    (core,) = build.glob(f"_core_{LEVEL}*.so")
+    (cpu_features,) = build.glob("_cpu*.so")
+    for module in (core, cpu_features):
+        shutil.copy(module, package / "rnnfast")
     return package
 
 
@@ -91,6 +103,7 @@ def test_parity_tests_pass_under_asan_and_ubsan_with_zero_reports(instrumented_p
 
     env = dict(
         os.environ,
+        RNNFAST_CPU_LEVEL=LEVEL,
         LD_PRELOAD=f"{_runtime('libasan.so')}:{_runtime('libubsan.so')}",
         # Python and torch are not instrumented and keep memory until exit: leaks are not
         # this test's subject (tests/test_leaks.py measures growth instead).

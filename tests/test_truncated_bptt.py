@@ -217,6 +217,7 @@ def _peak_growth(steps: int, bptt, mode: str) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow
 def test_training_memory_on_100k_steps_is_bounded_by_the_window():
     """Full BPTT over 100,000 steps holds every step's gates (hundreds of MiB); with
     ``bptt_steps=100`` the peak hardly moves. The model still learns the one-step memory
@@ -228,6 +229,7 @@ def test_training_memory_on_100k_steps_is_bounded_by_the_window():
     assert truncated["accuracy"] > 0.9
 
 
+@pytest.mark.slow
 def test_inference_memory_on_100k_steps_is_bounded():
     """Inference streams 4096 steps at a time; one forward over the whole sequence would
     hold every step's gates."""

@@ -1,4 +1,5 @@
-// rnnfast._core: the private extension module, re-exported through rnnfast.backends.cpu.
+// rnnfast._core_<level>: the private extension module, one per CPU level (CMakeLists.txt sets
+// RNNFAST_MODULE_NAME and RNNFAST_CPU_LEVEL), loaded through rnnfast._dispatch.
 #include <pybind11/pybind11.h>
 
 #include "../core/blas.h"
@@ -19,12 +20,17 @@ bool python_stop_requested() {
 }
 }  // namespace rnnfast::bindings
 
-PYBIND11_MODULE(_core, m) {
+#ifndef RNNFAST_MODULE_NAME
+#error "RNNFAST_MODULE_NAME (the extension's name, _core_<level>) is set by CMakeLists.txt"
+#endif
+
+PYBIND11_MODULE(RNNFAST_MODULE_NAME, m) {
   m.doc() = "rnnfast C++ kernels: recurrent layers (forward and BPTT) over whole sequences, CTC.";
   rnnfast::bindings::register_layers(m);
   rnnfast::bindings::register_config(m);
   rnnfast::bindings::register_stream(m);
   rnnfast::bindings::register_ctc(m);
+  m.attr("cpu_level") = RNNFAST_CPU_LEVEL;  // the level these kernels were compiled for
   // OpenMP splits our work into blocks that each call BLAS; BLAS threads of its own would
   // compete with them for the same cores. This is our private OpenBLAS, not numpy's.
   rnnfast::blas::set_num_threads(1);

@@ -21,14 +21,19 @@
 
 namespace rnnfast {
 
-// The register tile follows the vector registers the build targets. AVX-512: 32 registers of
-// 64 bytes, a 6 x 4 tile (24 accumulators). Otherwise (AVX2, 16 registers of 32 bytes): a
-// 4 x 3 tile (12 accumulators, 3 loads of W and one broadcast); the AVX-512 tile there took 48
-// registers and spilled, running at ~10 GFLOP/s on an AVX2 machine.
-#ifdef __AVX512F__
+// The register tile follows the vector registers the build's CPU level targets (CMakeLists.txt
+// compiles this once per level). AVX-512: 32 registers of 64 bytes, a 6 x 4 tile (24
+// accumulators). AVX2: 16 registers of 32 bytes, a 4 x 3 tile (12 accumulators, 3 loads of W
+// and one broadcast); the AVX-512 tile there took 48 registers and spilled, running at ~10
+// GFLOP/s on an AVX2 machine. The baseline (SSE, 16 registers of 16 bytes) keeps the 4 x 3
+// tile with 16-byte vectors: 32-byte ones are split in two by the compiler and spilled
+// (an LSTM ran 5.8x slower with them, measured).
+#if defined(__AVX512F__)
 constexpr int kVectorBytes = 64, kTileRows = 6, kTileVectors = 4;
-#else
+#elif defined(__AVX__)
 constexpr int kVectorBytes = 32, kTileRows = 4, kTileVectors = 3;
+#else
+constexpr int kVectorBytes = 16, kTileRows = 4, kTileVectors = 3;
 #endif
 
 template <typename T>

@@ -1,9 +1,8 @@
 """rnnfast: fast CPU recurrent networks (RNN, LSTM, GRU) with a scikit-learn workflow."""
 
-__version__ = "0.1.0"
-
 from rnnfast import metrics, nn, optim
 from rnnfast._config import config_info, set_num_threads, show_config
+from rnnfast._version import __version__
 from rnnfast.data import SequenceScaler, TextSequencer
 from rnnfast.estimators import (
     CharRNN,

@@ -17,6 +17,8 @@ import platform
 from collections.abc import Iterator
 from types import ModuleType
 
+from rnnfast import _dispatch
+
 # Set this to force the kernel of rnnfast's own BLAS (e.g. "Haswell"); OPENBLAS_CORETYPE set by
 # the user is honoured too, as OpenBLAS itself would.
 CORETYPE_ENV = "RNNFAST_OPENBLAS_CORETYPE"
@@ -62,7 +64,8 @@ def _environment(values: dict[str, str | None]) -> Iterator[None]:
 
 
 def load_core() -> ModuleType:
-    """Import ``rnnfast._core`` after loading its OpenBLAS with the preferred kernel."""
+    """Import the core for this CPU (:mod:`rnnfast._dispatch`) after loading its OpenBLAS with
+    the preferred kernel."""
     import numpy  # noqa: F401  (numpy's own BLAS is initialised before the variable is set)
     import scipy_openblas32
 
@@ -75,5 +78,4 @@ def load_core() -> ModuleType:
             if ".so" in path or path.endswith((".dylib", ".dll")):
                 ctypes.CDLL(path)
                 break
-        from rnnfast import _core
-    return _core
+        return _dispatch.import_core(_dispatch.select_level())

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from rnnfast import __version__
+from rnnfast._version import __version__
 from rnnfast.backends import cpu
 
 
@@ -26,8 +26,10 @@ def config_info() -> dict[str, object]:
 
 def show_config() -> None:
     """Print :func:`config_info`, one ``key: value`` line each."""
-    for key, value in config_info().items():
-        print(f"{key:>15}: {value}")
+    info = config_info()
+    width = max(map(len, info))
+    for key, value in info.items():
+        print(f"{key:>{width}}: {value}")
 
 
 def set_num_threads(n: int) -> None:

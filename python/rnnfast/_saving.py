@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rnnfast.persistence import save
+
 
 class SaveMixin:
     """Adds :meth:`save`; read the file back with :func:`rnnfast.load`."""
@@ -19,6 +21,4 @@ class SaveMixin:
         rnnfast.load : read it back; predictions are identical bit for bit.
         rnnfast.persistence : the documented file format.
         """
-        from rnnfast.persistence import save
-
         save(self, path)

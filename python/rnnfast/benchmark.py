@@ -1,4 +1,4 @@
-"""rnnfast vs PyTorch CPU, side by side in one process (protocol: ../shared/DESIGN.md).
+"""rnnfast vs PyTorch CPU, side by side in one process (the protocol: docs/performance.md).
 
 For every shape of the grid and every cell: same weights, same data, warm-up first, then
 alternating timed runs of rnnfast and torch; prints median times, the ratio rnnfast/torch,
@@ -42,7 +42,7 @@ try:
 except ImportError as exc:  # pragma: no cover - the bench needs its peer
     raise ImportError("the benchmark compares against PyTorch: pip install torch==2.13.0") from exc
 
-# (T, B, I, H): DESIGN.md's grid, plus batch-1 streaming.
+# (T, B, I, H): the benchmark grid, plus batch-1 streaming.
 GRID = [
     (100, 32, 32, 64),
     (100, 64, 64, 128),

@@ -25,7 +25,7 @@ try:
 except ImportError as exc:  # pragma: no cover - dask is in the test extra
     raise ImportError("rnnfast.dask needs dask.distributed: pip install 'rnnfast[dask]'") from exc
 
-from rnnfast.nn._validation import check_positive_int
+from rnnfast._validation import check_positive_int
 
 __all__ = ["ThreadLimit", "limit_worker_threads"]
 

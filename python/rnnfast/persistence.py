@@ -1,49 +1,10 @@
 """Save and load rnnfast objects without pickle: numpy arrays plus a JSON description.
 
-File format (``format_version`` 1)
----------------------------------
-A file is a zip archive as written by :func:`numpy.savez` and read with
-``numpy.load(..., allow_pickle=False)``:
-
-- ``__rnnfast__`` — a ``uint8`` array holding UTF-8 JSON::
-
-      {"format": "rnnfast", "format_version": 1, "rnnfast_version": "0.1.0",
-       "root": <node>}
-
-- ``a0``, ``a1``, ... — the numeric, boolean or unicode arrays the nodes refer to.
-
-A node is JSON ``null``, ``true``/``false``, a string, an integer, a finite float, a list of
-nodes, or an object with exactly one of these tags:
-
-=====================================  ===============================================
-``{"$float": "nan" | "inf" | "-inf"}``  a non-finite float
-``{"$tuple": [node, ...]}``             a tuple
-``{"$path": "dir/file"}``               a :class:`pathlib.Path` (e.g. ``checkpoint_path``)
-``{"$dict": {str: node}, "$id": n}``    a dict with string keys
-``{"$items": [[node, node]], "$id": n}`` a dict with other keys
-``{"$array": "a3", "object": bool}``    an array member (``object``: strings held as object)
-``{"$scalar": dtype, "value": v}``      a numpy scalar
-``{"$dtype": "float32"}``               a numpy dtype
-``{"$generator": name, "$id": n,       a ``numpy.random.Generator`` and its bit state
-  "state": node}``
-``{"$random_state": node, "$id": n}``   a legacy ``numpy.random.RandomState`` and its state
-``{"$object": class, "$id": n,          an instance of one of rnnfast's own classes
-  "attributes": {str: node}}``
-``{"$ref": n}``                         the node with ``"$id": n`` again (same object)
-=====================================  ===============================================
-
-Each class restores only its own declared attributes (``saved_attributes``): a file cannot
-add an attribute, shadow a method or set a forward cache. Loading checks sizes before it
-allocates (see :mod:`rnnfast._model_archive`: rnnfast writes members uncompressed, and a
-member may expand at most 20 times), reads only the members the description uses (an unused
-member is an error), and has each loaded object check its consistency (shapes against the
-architecture, finite parameters, labels and statistics) before returning it.
-
-``$ref`` keeps shared references shared: an optimizer updates the same arrays as the network
-it trains, after loading as before. Loading instantiates only the classes in
-:data:`PERSISTABLE_CLASSES` (``object.__new__`` and attribute assignment: no constructor, no
-``__setstate__``, nothing imported or called by name from the file), so a file cannot run code.
-Forward caches and last gradients are not saved.
+A file is a zip archive (``numpy.savez``) of arrays plus a versioned JSON description, read
+with ``allow_pickle=False``; loading makes only the classes registered here with
+:func:`persistable`, each with only its declared attributes, and checks every size before it
+allocates (:mod:`rnnfast._model_archive`). The documentation's "Model files" page
+(``docs/persistence.md``) specifies format version 1 node by node and lists every check.
 """
 
 from __future__ import annotations
@@ -61,8 +22,16 @@ import zipfile
 import numpy as np
 
 from rnnfast._model_archive import ArchiveError, ModelArchive
+from rnnfast._version import __version__
 
-__all__ = ["FORMAT_VERSION", "PERSISTABLE_CLASSES", "ModelFileError", "load", "save"]
+__all__ = [
+    "FORMAT_VERSION",
+    "PERSISTABLE_CLASSES",
+    "ModelFileError",
+    "load",
+    "persistable",
+    "save",
+]
 
 FORMAT_VERSION = 1
 _HEADER = "__rnnfast__"
@@ -74,44 +43,40 @@ class ModelFileError(ValueError):
     newer format version)."""
 
 
-def _persistable_classes() -> dict[str, tuple[type, dict]]:
-    """Class name -> (class, attributes reset on save: name -> value they take on load)."""
-    from rnnfast import estimators, nn, optim
-    from rnnfast.data import SequenceScaler, TextSequencer
-    from rnnfast.estimators._training import FitProgress, TrainingState
-
-    forward_state = {"grads": None}
-    classes = {
-        nn.RNN: {**forward_state, "_cache": None, "_last_forward_was_inference": False},
-        nn.Linear: {**forward_state, "_input": None},
-        nn.Embedding: {**forward_state, "_tokens": None},
-        nn.Attention: {**forward_state, "_cache": None},
-        nn.SequencePooling: {**forward_state, "_cache": None},
-        nn.SequenceNetwork: {**forward_state, "_mask": None},
-        nn.SequenceAutoencoder: forward_state,
-        nn.EncoderDecoder: {**forward_state, "_cache": None},
-        TrainingState: {},
-        FitProgress: {},
-        SequenceScaler: {},
-        TextSequencer: {},
-    }
-    classes[nn.LSTM] = classes[nn.GRU] = classes[nn.RNN]
-    for name in estimators.__all__:
-        if name != "TrainingDivergedError":
-            classes[getattr(estimators, name)] = {}
-    for name in optim.__all__:
-        cls = getattr(optim, name)
-        if isinstance(cls, type) and issubclass(cls, (optim.Optimizer, optim.LRSchedule)):
-            classes[cls] = {}
-    return {cls.__name__: (cls, reset) for cls, reset in classes.items()}
-
-
+# Class name -> (class, attributes reset on save: name -> the value they take on load). Filled
+# by the classes themselves (@persistable) as their modules are imported, so this module
+# depends on nothing else of rnnfast; importing ``rnnfast`` imports every such module.
 PERSISTABLE_CLASSES: dict[str, tuple[type, dict]] = {}
 
 
+def persistable(cls: type | None = None, *, reset: dict | None = None):
+    """Class decorator: let :func:`save` write ``cls`` and :func:`load` rebuild it.
+
+    Parameters
+    ----------
+    cls : type
+        A class with ``_saved_attributes`` (its closed set of saved attributes), or a dataclass.
+    reset : dict, optional
+        Attributes never written (forward caches, last gradients), mapped to the value each
+        takes on load.
+
+    Returns
+    -------
+    type
+        ``cls``, unchanged.
+    """
+
+    def register(cls: type) -> type:
+        known = PERSISTABLE_CLASSES.get(cls.__name__)
+        if known is not None and known[0] is not cls:
+            raise TypeError(f"two persistable classes are named {cls.__name__!r}")
+        PERSISTABLE_CLASSES[cls.__name__] = (cls, dict(reset or {}))
+        return cls
+
+    return register if cls is None else register(cls)
+
+
 def _registry() -> dict[str, tuple[type, dict]]:
-    if not PERSISTABLE_CLASSES:
-        PERSISTABLE_CLASSES.update(_persistable_classes())
     return PERSISTABLE_CLASSES
 
 
@@ -671,6 +636,4 @@ def _check_loaded(obj) -> None:
 
 
 def _version() -> str:
-    from rnnfast import __version__
-
     return __version__

@@ -1,4 +1,5 @@
-"""CPU backend: the C++ extension ``rnnfast._core`` (one layer, one direction per call).
+"""CPU backend: the C++ extension ``rnnfast._core_<level>`` chosen for this CPU by
+:mod:`rnnfast._dispatch` (one layer, one direction per call).
 
 Every function here takes time-major, C-contiguous arrays of the layer's dtype; the checks that
 give users friendly errors happen in :mod:`rnnfast.nn`, and the extension re-checks shapes.
@@ -7,6 +8,7 @@ give users friendly errors happen in :mod:`rnnfast.nn`, and the extension re-che
 from __future__ import annotations
 
 from rnnfast._blas_loader import load_core
+from rnnfast._dispatch import built_levels, supported_levels
 
 _core = load_core()
 
@@ -30,6 +32,11 @@ def layer_backward(cell: str, *args, **kwargs):
 def runtime_info() -> dict[str, object]:
     """BLAS kernel and threading of the loaded extension."""
     return {
+        "cpu_level": _core.cpu_level,
+        "cpu_levels_built": ", ".join(built_levels()),
+        "cpu_levels_supported": ", ".join(
+            level for level in supported_levels() if level != "native"
+        ),
         "blas": "scipy-openblas32 (" + _core.blas_config().strip() + ")",
         "blas_corename": _core.blas_corename(),
         "openmp": _core.openmp_enabled(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.signal
 
-from rnnfast.nn._validation import check_number
+from rnnfast._validation import check_number
 
 
 def hz_to_mel(hz):

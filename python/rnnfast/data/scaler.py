@@ -8,8 +8,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from rnnfast._saving import SaveMixin
 from rnnfast.data.sequences import Sequences, check_sequences
+from rnnfast.persistence import persistable
 
 
+@persistable()
 class SequenceScaler(SaveMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Standardise each feature to zero mean and unit variance over all time steps.
 
@@ -26,8 +28,8 @@ class SequenceScaler(SaveMixin, OneToOneFeatureMixin, TransformerMixin, BaseEsti
 
     Attributes
     ----------
-    mean_ : ndarray of shape (n_features_in_,)
-    scale_ : ndarray of shape (n_features_in_,)
+    mean_ : ndarray of shape (n_features,)
+    scale_ : ndarray of shape (n_features,)
     n_features_in_ : int
         Features per time step (1 for 2-D input, which means univariate sequences).
 

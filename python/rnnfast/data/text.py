@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from rnnfast._saving import SaveMixin
+from rnnfast.persistence import persistable
 
 PADDING_ID = 0  # never produced: what padded 2-D token arrays hold past a sequence's end
 OOV_ID = 1  # out of vocabulary: a token never seen in fit, or cut by max_tokens/min_frequency
@@ -22,6 +23,7 @@ WORD_PATTERN = r"\w+(?:'\w+)*|[^\w\s]"
 _WORD = re.compile(WORD_PATTERN)
 
 
+@persistable()
 class TextSequencer(SaveMixin, TransformerMixin, BaseEstimator):
     """Turn strings into sequences of token ids, in order (unlike a bag of words).
 

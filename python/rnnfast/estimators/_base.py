@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from rnnfast._saving import SaveMixin
+from rnnfast._validation import check_positive_int
 from rnnfast.data.batching import batch_lengths, inference_batches, per_step_mask
 from rnnfast.data.sequences import Sequences, check_sequences, check_token_sequences
 from rnnfast.data.text import OOV_ID
@@ -24,7 +25,6 @@ from rnnfast.estimators._training import (
 )
 from rnnfast.estimators._truncated_bptt import stream_outputs
 from rnnfast.nn import SequenceAutoencoder, SequenceNetwork
-from rnnfast.nn._validation import check_positive_int
 from rnnfast.optim import make_optimizer, make_schedule
 from rnnfast.persistence import save
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
+import textwrap
 
 import numpy as np
 
+from rnnfast._validation import check_number
 from rnnfast.nn import CELL_TYPES, POOLING_KINDS
-from rnnfast.nn._validation import check_number
 from rnnfast.nn.init import INIT_SCHEMES
 from rnnfast.optim.optimizers import OPTIMIZERS
 from rnnfast.optim.schedules import SCHEDULES
@@ -130,11 +132,23 @@ SHARED_DOC = """\
 
 POOLING_DOC = """\
 pooling : {"last", "mean", "max", "attention"}, default "last"
-            What the output layer reads of each sequence: the top layer's final state (both
-            directions when bidirectional), or its outputs pooled over the valid steps: their
-            mean, their maximum per feature, or an attention-weighted mean with a learned
-            query (see :class:`rnnfast.nn.SequencePooling`). Long series and text gain from
-            not reading only the final state."""
+    What the output layer reads of each sequence: the top layer's final state (both
+    directions when bidirectional), or its outputs pooled over the valid steps: their
+    mean, their maximum per feature, or an attention-weighted mean with a learned
+    query (see :class:`rnnfast.nn.SequencePooling`). Long series and text gain from
+    not reading only the final state."""
+
+
+def _fill_parameters(doc: str, placeholder: str, block: str) -> str:
+    """``doc`` with the line holding ``placeholder`` replaced by ``block`` (numpydoc parameter
+    entries), indented like the docstring's ``Parameters`` header so that numpydoc and
+    ``inspect.getdoc`` read one consistent section whatever the placeholder's own indent."""
+    header = re.search(r"^([ \t]*)Parameters[ \t]*$", doc, flags=re.MULTILINE)
+    indent = header.group(1) if header else ""
+    entries = textwrap.indent(textwrap.dedent(block).strip("\n"), indent) + "\n"
+    return re.sub(
+        rf"^[ \t]*{re.escape(placeholder)}[ \t]*$", lambda _: entries, doc, flags=re.MULTILINE
+    )
 
 
 def shared_init(**own_defaults):
@@ -170,10 +184,9 @@ def shared_init(**own_defaults):
         __init__.__qualname__ = f"{cls.__name__}.__init__"
         cls.__init__ = __init__
         if cls.__doc__:
-            cls.__doc__ = cls.__doc__.replace(
-                "%(shared_parameters)s",
-                SHARED_DOC % {"bidirectional": defaults["bidirectional"]},
-            ).replace("%(pooling)s", POOLING_DOC)
+            shared = SHARED_DOC % {"bidirectional": defaults["bidirectional"]}
+            cls.__doc__ = _fill_parameters(cls.__doc__, "%(shared_parameters)s", shared)
+            cls.__doc__ = _fill_parameters(cls.__doc__, "%(pooling)s", POOLING_DOC)
         return cls
 
     return decorate

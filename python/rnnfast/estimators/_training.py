@@ -13,12 +13,14 @@ import numpy as np
 from rnnfast.data.batching import bucketed_batches
 from rnnfast.estimators._truncated_bptt import train_truncated
 from rnnfast.optim import clip_grad_norm, clip_grad_value, global_norm
+from rnnfast.persistence import persistable
 
 
 class TrainingDivergedError(FloatingPointError):
     """The loss or the gradients became NaN or infinite; the last good weights were kept."""
 
 
+@persistable()
 @dataclass
 class FitProgress:
     """Where the fit in progress stands: what a checkpoint needs to finish it exactly."""
@@ -35,6 +37,7 @@ class FitProgress:
         return self.done >= self.epochs
 
 
+@persistable()
 @dataclass
 class TrainingState:
     """What persists across ``fit`` calls with ``warm_start`` and across ``partial_fit`` calls."""

@@ -9,16 +9,18 @@ import numpy as np
 from sklearn.base import OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from rnnfast._validation import check_number
 from rnnfast.data.sequences import Sequences
 from rnnfast.estimators._base import RNNEstimatorBase, per_step_loss, per_step_mask
 from rnnfast.estimators._params import shared_init
-from rnnfast.nn._validation import check_number
 from rnnfast.nn.autoencoder import SequenceAutoencoder
 from rnnfast.nn.losses import squared_error
+from rnnfast.persistence import persistable
 
 METHODS = ("forecast", "reconstruction")
 
 
+@persistable()
 @shared_init(contamination="auto", method="forecast")
 class RNNAnomalyDetector(OutlierMixin, RNNEstimatorBase):
     """Unsupervised outlier detection for sequences, with scikit-learn's outlier API.
@@ -34,6 +36,10 @@ class RNNAnomalyDetector(OutlierMixin, RNNEstimatorBase):
             Expected share of outliers, which sets the threshold ``offset_``: the
             ``contamination`` quantile of the training scores, or with ``"auto"`` the training
             mean error plus three standard deviations.
+        method : {"forecast", "reconstruction"}, default "forecast"
+            How a step is scored: by the error of forecasting it from the steps before, or
+            by the error of reconstructing the whole sequence through a sequence autoencoder
+            (:class:`rnnfast.nn.SequenceAutoencoder`).
     %(shared_parameters)s
         Attributes
         ----------

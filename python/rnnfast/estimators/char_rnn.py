@@ -10,10 +10,12 @@ from sklearn.utils.validation import check_is_fitted
 from rnnfast.estimators._base import RNNEstimatorBase, per_step_loss
 from rnnfast.estimators._params import shared_init
 from rnnfast.nn.losses import cross_entropy, log_softmax
+from rnnfast.persistence import persistable
 
 _EVAL_CHUNK = 4096  # characters per forward when scoring long texts (state carried across)
 
 
+@persistable()
 @shared_init(seq_length=64, hidden_size=128, batch_size=32, max_epochs=10, learning_rate=0.005)
 class CharRNN(RNNEstimatorBase):
     """Character-level recurrent language model (Karpathy's char-rnn, with numpy and C++).

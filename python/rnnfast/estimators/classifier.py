@@ -18,8 +18,10 @@ from rnnfast.estimators._targets import (
     labels_1d,
 )
 from rnnfast.nn.losses import cross_entropy, softmax
+from rnnfast.persistence import persistable
 
 
+@persistable()
 @shared_init(class_weight=None, pooling="last")
 class RNNClassifier(ClassifierMixin, RNNEstimatorBase):
     """Recurrent network classifier: a sequence in, a class out.

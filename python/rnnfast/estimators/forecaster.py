@@ -8,12 +8,14 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from rnnfast._validation import check_bool, check_number, check_positive_int
 from rnnfast.data.windows import sliding_windows
 from rnnfast.estimators._params import shared_init
 from rnnfast.estimators.regressor import RNNRegressor
-from rnnfast.nn._validation import check_bool, check_number, check_positive_int
+from rnnfast.persistence import persistable
 
 
+@persistable()
 @shared_init(window=24, horizon=1, pooling="last")
 class RNNForecaster(RNNRegressor):
     """Recurrent forecaster of univariate or multivariate series (direct multi-step).

@@ -7,11 +7,12 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from rnnfast._validation import check_bool, check_positive_int
 from rnnfast.estimators._base import RNNEstimatorBase, check_statistics
 from rnnfast.estimators._params import shared_init
 from rnnfast.estimators._plan import InferencePlan
-from rnnfast.nn._validation import check_bool, check_positive_int
 from rnnfast.nn.losses import squared_error
+from rnnfast.persistence import persistable
 
 
 class TargetStandardizer:
@@ -42,6 +43,7 @@ def check_targets_2d(y, n: int, name: str = "y") -> tuple[np.ndarray, bool]:
     return (y[:, None] if y.ndim == 1 else y), y.ndim == 1
 
 
+@persistable()
 @shared_init(pooling="last")
 class RNNRegressor(TargetStandardizer, RegressorMixin, RNNEstimatorBase):
     """Recurrent network regressor: a sequence in, one or more real values out.

@@ -17,8 +17,10 @@ from rnnfast.estimators._targets import (
     fit_classes,
 )
 from rnnfast.nn.losses import cross_entropy, softmax
+from rnnfast.persistence import persistable
 
 
+@persistable()
 @shared_init(class_weight=None, bidirectional=True)
 class SequenceTagger(RNNEstimatorBase):
     """Label every time step of every sequence.

@@ -6,19 +6,21 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from rnnfast._validation import check_number
 from rnnfast.data.sequences import Sequences, stack_frames
 from rnnfast.estimators._base import RNNEstimatorBase
 from rnnfast.estimators._params import shared_init
 from rnnfast.estimators._plan import InferencePlan
 from rnnfast.estimators._targets import check_loaded_classes
 from rnnfast.metrics import label_error_rate
-from rnnfast.nn._validation import check_number
 from rnnfast.nn.ctc_decode import ctc_beam_decode, ctc_greedy_decode
 from rnnfast.nn.losses import ctc_loss, softmax
+from rnnfast.persistence import persistable
 
 _BLANK = 0  # column of the blank in the network's output; label k is column k + 1
 
 
+@persistable()
 @shared_init(frame_stride=1, bidirectional=True)
 class SequenceTranscriber(RNNEstimatorBase):
     """Read label sequences out of unsegmented input sequences, trained with CTC.

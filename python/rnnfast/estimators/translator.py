@@ -14,6 +14,7 @@ from rnnfast.estimators._base import RNNEstimatorBase, per_step_loss
 from rnnfast.estimators._params import shared_init
 from rnnfast.nn import ATTENTION_KINDS, EncoderDecoder
 from rnnfast.nn.losses import cross_entropy
+from rnnfast.persistence import persistable
 
 START_ID, END_ID = 2, 3  # target ids: 0 padding, 1 unused, 2 start, 3 end, then the tokens
 _TARGET_OFFSET = 2  # a TextSequencer id (>= 2) + 2 is a target id; an integer label + 4 is
@@ -27,6 +28,7 @@ class _Pairs:
         self.sequences = sequences
 
 
+@persistable()
 @shared_init(
     analyzer="char",
     attention="general",
@@ -62,10 +64,6 @@ class SequenceTranslator(RNNEstimatorBase):
             Most tokens ``predict`` generates per sequence; None: twice the longest target
             seen in ``fit``, plus 2.
     %(shared_parameters)s
-        ``embedding_dim`` (default 32 here) is the size of both embeddings;
-        ``bidirectional`` must stay True (the encoder is bidirectional, the decoder reads left
-        to right); ``bptt_steps`` is not supported.
-
         Attributes
         ----------
         source_kind_, target_kind_ : {"str", "ids"}
@@ -75,6 +73,12 @@ class SequenceTranslator(RNNEstimatorBase):
         network_ : rnnfast.nn.EncoderDecoder
         loss_curve_, validation_scores_, best_epoch_, n_iter_
             As in :class:`RNNClassifier` (validation score: minus the validation loss).
+
+        Notes
+        -----
+        ``embedding_dim`` (default 32 here) is the size of both embeddings; ``bidirectional``
+        must stay True (the encoder is bidirectional, the decoder reads left to right);
+        ``bptt_steps`` is not supported.
 
         Examples
         --------

@@ -1,4 +1,5 @@
-"""Moving models out of rnnfast: to and from PyTorch modules, and to ONNX (``rnnfast.onnx``)."""
+"""Moving models out of rnnfast: to and from PyTorch modules (:mod:`rnnfast.interop.torch`) and
+to ONNX (:mod:`rnnfast.interop.onnx`, also importable as ``rnnfast.onnx``)."""
 
 from rnnfast.interop.torch import from_torch, to_torch
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnfast.nn._validation import as_float_array
+from rnnfast._validation import as_float_array
 
 
 class StateDictMixin:

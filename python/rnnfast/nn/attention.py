@@ -6,19 +6,21 @@ from __future__ import annotations
 import numpy as np
 
 from rnnfast._saving import SaveMixin
-from rnnfast.nn._parameters import StateDictMixin
-from rnnfast.nn._validation import (
+from rnnfast._validation import (
     as_float_array,
     check_dtype,
     check_lengths,
     check_loaded_parameters,
     check_positive_int,
 )
+from rnnfast.nn._parameters import StateDictMixin
 from rnnfast.nn.init import as_generator, torch_default_uniform
+from rnnfast.persistence import persistable
 
 ATTENTION_KINDS = ("dot", "general", "additive")
 
 
+@persistable(reset={"grads": None, "_cache": None})
 class Attention(StateDictMixin, SaveMixin):
     """Each query step attends over the memory steps: ``context = softmax(scores) @ memory``.
 

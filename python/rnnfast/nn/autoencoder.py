@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnfast._saving import SaveMixin
-from rnnfast.nn._validation import check_dtype
+from rnnfast._validation import check_dtype
 from rnnfast.nn.init import as_generator
 from rnnfast.nn.network import (
     SequenceNetwork,
@@ -22,8 +22,10 @@ from rnnfast.nn.network import (
     make_recurrent,
 )
 from rnnfast.nn.recurrent import RecurrentStack
+from rnnfast.persistence import persistable
 
 
+@persistable(reset={"grads": None})
 class SequenceAutoencoder(SaveMixin):
     """Recurrent encoder -> code -> recurrent decoder with a per-step linear head.
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnfast._validation import check_number, check_step_scores
 from rnnfast.backends import cpu
-from rnnfast.nn._validation import check_number, check_step_scores
 from rnnfast.nn.losses import log_softmax
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from rnnfast._saving import SaveMixin
-from rnnfast.nn._validation import check_dtype, check_loaded_parameters, check_positive_int
+from rnnfast._validation import check_dtype, check_loaded_parameters, check_positive_int
 from rnnfast.nn.init import as_generator, torch_default_uniform
+from rnnfast.persistence import persistable
 
 
+@persistable(reset={"grads": None, "_input": None})
 class Linear(SaveMixin):
     """Affine map over the last axis, ``torch.nn.Linear``-compatible (``weight`` is ``(out, in)``).
 

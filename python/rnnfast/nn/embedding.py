@@ -7,11 +7,13 @@ import numbers
 import numpy as np
 
 from rnnfast._saving import SaveMixin
+from rnnfast._validation import check_dtype, check_loaded_parameters, check_positive_int
 from rnnfast.nn._parameters import StateDictMixin
-from rnnfast.nn._validation import check_dtype, check_loaded_parameters, check_positive_int
 from rnnfast.nn.init import as_generator
+from rnnfast.persistence import persistable
 
 
+@persistable(reset={"grads": None, "_tokens": None})
 class Embedding(StateDictMixin, SaveMixin):
     """A table of ``num_embeddings`` vectors of size ``embedding_dim``, looked up by token id.
 

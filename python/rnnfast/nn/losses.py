@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnfast._validation import check_step_scores
 from rnnfast.backends import cpu
-from rnnfast.nn._validation import check_step_scores
 
 CTC_REDUCTIONS = ("mean", "sum", "none")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnfast._saving import SaveMixin
-from rnnfast.nn._validation import (
+from rnnfast._validation import (
     check_bool,
     check_dtype,
     check_generator,
@@ -24,6 +24,7 @@ from rnnfast.nn.embedding import Embedding
 from rnnfast.nn.init import as_generator, initialize_recurrent
 from rnnfast.nn.pooling import POOLING_KINDS, SequencePooling
 from rnnfast.nn.recurrent import GRU, LSTM, RNN, RecurrentStack
+from rnnfast.persistence import persistable
 
 CELL_TYPES = ("lstm", "gru", "rnn", "rnn_relu")
 
@@ -64,6 +65,7 @@ def make_recurrent(
     return stack
 
 
+@persistable(reset={"grads": None, "_mask": None})
 class SequenceNetwork(SaveMixin):
     """Recurrent stack -> dropout -> :class:`~rnnfast.nn.Linear` head.
 

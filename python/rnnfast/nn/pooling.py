@@ -10,12 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from rnnfast._saving import SaveMixin
-from rnnfast.nn._validation import check_dtype, check_loaded_parameters, check_positive_int
+from rnnfast._validation import check_dtype, check_loaded_parameters, check_positive_int
 from rnnfast.nn.attention import Attention
+from rnnfast.persistence import persistable
 
 POOLING_KINDS = ("last", "mean", "max", "attention")
 
 
+@persistable(reset={"grads": None, "_cache": None})
 class SequencePooling(SaveMixin):
     """``(batch, time, width)`` outputs with per-sample lengths -> ``(batch, width)``.
 

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnfast._saving import SaveMixin
-from rnnfast.backends import cpu
-from rnnfast.nn._parameters import StateDictMixin
-from rnnfast.nn._validation import (
+from rnnfast._validation import (
     as_float_array,
     check_bool,
     check_dtype,
@@ -23,9 +21,12 @@ from rnnfast.nn._validation import (
     check_positive_int,
     check_probability,
 )
+from rnnfast.backends import cpu
+from rnnfast.nn._parameters import StateDictMixin
 from rnnfast.nn.dropout import dropout_mask
 from rnnfast.nn.init import as_generator, torch_default_uniform
 from rnnfast.nn.stream import RecurrentStream
+from rnnfast.persistence import persistable
 
 __all__ = ["GRU", "LSTM", "RNN", "NoForwardCacheError", "RecurrentStack"]
 
@@ -496,6 +497,11 @@ class RecurrentStack(StateDictMixin, SaveMixin):
         return f"{type(self).__name__}({', '.join(args)})"
 
 
+# what a module's forward leaves behind: never saved, cleared on load
+_FORWARD_STATE = {"grads": None, "_cache": None, "_last_forward_was_inference": False}
+
+
+@persistable(reset=_FORWARD_STATE)
 class RNN(RecurrentStack):
     """Elman RNN, ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``; torch.nn.RNN-compatible.
 
@@ -565,6 +571,7 @@ class RNN(RecurrentStack):
         return f"nonlinearity={self.nonlinearity!r}"
 
 
+@persistable(reset=_FORWARD_STATE)
 class LSTM(RecurrentStack):
     """Long short-term memory, torch.nn.LSTM-compatible (gate order i, f, g, o).
 
@@ -581,6 +588,7 @@ class LSTM(RecurrentStack):
         return "lstm"
 
 
+@persistable(reset=_FORWARD_STATE)
 class GRU(RecurrentStack):
     """Gated recurrent unit, torch.nn.GRU-compatible (gates r, z, n; reset after W_hn h).
 

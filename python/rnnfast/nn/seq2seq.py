@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnfast._saving import SaveMixin
-from rnnfast.nn._validation import check_dtype, check_positive_int
+from rnnfast._validation import check_dtype, check_positive_int
 from rnnfast.nn.attention import Attention
 from rnnfast.nn.dense import Linear
 from rnnfast.nn.embedding import Embedding
@@ -31,8 +31,10 @@ from rnnfast.nn.network import (
     make_recurrent,
 )
 from rnnfast.nn.recurrent import RecurrentStack
+from rnnfast.persistence import persistable
 
 
+@persistable(reset={"grads": None, "_cache": None})
 class EncoderDecoder(SaveMixin):
     """An attention encoder-decoder over token ids (id 0 is padding in both vocabularies).
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnfast._validation import as_float_array, check_positive_int
 from rnnfast.backends import cpu
-from rnnfast.nn._validation import as_float_array, check_positive_int
 
 __all__ = ["RecurrentStream"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnfast.nn._validation import check_number
+from rnnfast._validation import check_number
 
 __all__ = ["clip_grad_norm", "clip_grad_value", "global_norm"]
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnfast.nn._validation import check_number
+from rnnfast._validation import check_number
+from rnnfast.persistence import persistable
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "make_optimizer"]
 
 
+@persistable()
 class Optimizer:
     """Base class: holds the parameters, the learning rate and per-parameter state.
 
@@ -93,6 +95,7 @@ class Optimizer:
         self.state = {n: {k: v.copy() for k, v in s.items()} for n, s in state["state"].items()}
 
 
+@persistable()
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum.
 
@@ -129,6 +132,7 @@ class SGD(Optimizer):
         param -= self.learning_rate * direction
 
 
+@persistable()
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with bias correction.
 
@@ -174,6 +178,7 @@ class Adam(Optimizer):
         param -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
+@persistable()
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019): ``w *= 1 - lr * wd`` first.
 
@@ -193,6 +198,7 @@ class AdamW(Adam):
         super().__init__(params, learning_rate, betas, eps, weight_decay)
 
 
+@persistable()
 class RMSprop(Optimizer):
     """RMSprop (Hinton 2012): ``v = a v + (1-a) g^2``, ``w -= lr * g / (sqrt(v) + eps)``."""
 
@@ -217,6 +223,7 @@ class RMSprop(Optimizer):
         param -= self.learning_rate * grad / (np.sqrt(v) + self.eps)
 
 
+@persistable()
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al. 2011): ``s += g^2``, ``w -= lr * g / (sqrt(s) + eps)``."""
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 
-from rnnfast.nn._validation import check_number
+from rnnfast._validation import check_number
+from rnnfast.persistence import persistable
 
 __all__ = [
     "ConstantLR",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 
+@persistable()
 class LRSchedule:
     """Base class; subclasses give the factor of the base rate at a post-warm-up epoch."""
 
@@ -55,6 +57,7 @@ class LRSchedule:
         raise NotImplementedError
 
 
+@persistable()
 class ConstantLR(LRSchedule):
     """The base rate after warm-up."""
 
@@ -62,6 +65,7 @@ class ConstantLR(LRSchedule):
         return self.base_lr
 
 
+@persistable()
 class StepLR(LRSchedule):
     """``base * gamma ** (epoch // step_size)``."""
 
@@ -76,6 +80,7 @@ class StepLR(LRSchedule):
         return self.base_lr * self.gamma ** (epoch // self.step_size)
 
 
+@persistable()
 class ExponentialLR(LRSchedule):
     """``base * gamma ** epoch``."""
 
@@ -89,6 +94,7 @@ class ExponentialLR(LRSchedule):
         return self.base_lr * self.gamma**epoch
 
 
+@persistable()
 class CosineLR(LRSchedule):
     """``min_lr + (base - min_lr) * (1 + cos(pi * min(epoch, T) / T)) / 2``, T = total_epochs."""
 
@@ -104,6 +110,7 @@ class CosineLR(LRSchedule):
         return self.min_lr + (self.base_lr - self.min_lr) * (1 + math.cos(math.pi * progress)) / 2
 
 
+@persistable()
 class ReduceLROnPlateau(LRSchedule):
     """Multiply the rate by ``factor`` after more than ``patience`` epochs without improvement.
 

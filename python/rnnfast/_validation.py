@@ -1,4 +1,5 @@
-"""Input checks shared by the ``rnnfast.nn`` modules: clear errors instead of wrong numbers."""
+"""Input checks shared by every layer (nn, optim, data, estimators): clear errors instead of wrong
+numbers. Depends on numpy only, so importing it loads no compiled code."""
 
 from __future__ import annotations
 

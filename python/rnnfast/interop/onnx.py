@@ -1,0 +1,434 @@
+"""Export to ONNX: standard ``LSTM`` / ``GRU`` / ``RNN`` operators that any ONNX runtime runs.
+
+The graph takes a padded batch ``input`` ``(batch, time, features)`` and, unless exported with
+``lengths=False``, ``lengths`` ``(batch,)`` (int64, each in ``1..time``), which feeds the
+operators' ``sequence_lens``: outputs past a sequence's length are zero and final states are
+taken at its last valid step, as in rnnfast.
+
+Conventions bridged here:
+
+- gate order: rnnfast/torch LSTM ``i, f, g, o`` becomes ONNX ``i, o, f, c``; GRU ``r, z, n``
+  becomes ``z, r, h``, with ``linear_before_reset=1`` (the reset gate applied after the
+  recurrent product, as in rnnfast);
+- layout: ONNX's default time-major ``layout=0`` (onnxruntime's CPU provider rejects the
+  batch-first ``layout=1``), so the graph transposes in and out;
+- stacked layers are one operator each; a bidirectional layer's two directions are one
+  ``direction="bidirectional"`` operator whose ``(time, 2, batch, hidden)`` output is
+  reshaped to rnnfast's ``(time, batch, 2 * hidden)``.
+
+``onnx`` (and ``onnxruntime`` to run the result) come with ``pip install rnnfast[onnx]``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from rnnfast import nn
+
+__all__ = ["DEFAULT_OPSET", "export"]
+
+DEFAULT_OPSET = 17
+
+# rows of rnnfast's stacked gate blocks, in ONNX's order
+_GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
+
+
+def export(obj, path, *, lengths: bool = True, dtype=np.float32, opset: int = DEFAULT_OPSET):
+    """Write ``obj`` as an ONNX model.
+
+    Parameters
+    ----------
+    obj : rnnfast.nn.RNN, LSTM, GRU, SequenceNetwork, SequenceAutoencoder, or a fitted
+        RNNClassifier, SequenceTagger, SequenceTranscriber, RNNRegressor or RNNForecaster
+    path : str, os.PathLike or binary file object
+    lengths : bool, default True
+        Give the graph a ``lengths`` input for padded batches of different lengths; without it
+        every sequence is taken to fill the time axis.
+    dtype : numpy.float32 or numpy.float64, default float32
+        Precision of the graph. onnxruntime runs its recurrent operators in float32 only, so a
+        float64 module is exported as float32 unless ``dtype=np.float64`` is asked for (valid
+        ONNX, for runtimes that implement double-precision ``LSTM``/``GRU``/``RNN``).
+    opset : int, default 17
+        ONNX opset version of the graph (14 or newer).
+
+    Returns
+    -------
+    onnx.ModelProto
+        The model written (already checked with ``onnx.checker.check_model``).
+
+    Notes
+    -----
+    The graph's outputs, by what is exported:
+
+    - recurrent stack: ``output`` ``(batch, time, D*H)``, ``h_n`` ``(L*D, batch, H)`` and for an
+      LSTM ``c_n``, as ``forward`` returns them;
+    - ``SequenceNetwork`` / ``SequenceAutoencoder``: ``output``, as ``forward`` returns it;
+    - classifier / tagger: ``probabilities`` (``predict_proba``) and ``label`` (``predict``);
+    - transcriber: ``probabilities`` (``predict_posteriors``, one row per stacked step) and
+      ``label`` (each step's most probable column: 0 is the blank, ``k + 1`` is
+      ``classes_[k]``); decoding stays in rnnfast;
+    - regressor / forecaster: ``predictions`` (float64, shaped as ``predict`` returns them).
+
+    Estimators that standardise their inputs (forecaster) do so inside the graph. Feed the
+    padded 3-D array: a univariate ``(batch, time)`` input needs a trailing axis of 1. A
+    network with token input (``embedding_dim``) takes ``(batch, time)`` int64 ids instead,
+    looked up with ``Gather``; an estimator's graph reads ids it never saw in ``fit`` as the
+    out-of-vocabulary id 1, as ``predict`` does.
+    """
+    onnx = _import_onnx()
+    if type(opset) is not int or opset < 14:
+        raise ValueError(f"opset must be an integer >= 14, got {opset!r}")
+    if not isinstance(lengths, (bool, np.bool_)):
+        raise TypeError(f"lengths must be a bool, got {lengths!r}")
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}")
+    network, plan = _network_and_plan(obj)
+    graph = _Graph(onnx, np.dtype(dtype).type, opset)
+    if getattr(network, "embedding", None) is not None:  # token ids
+        x = graph.input("input", ["batch", "time"], onnx.TensorProto.INT64)
+    else:
+        n_features = network.input_size if plan is None else plan.n_features
+        x = graph.input("input", ["batch", "time", n_features], graph.float_type)
+    seq_lens = None
+    if lengths:
+        given = graph.input("lengths", ["batch"], onnx.TensorProto.INT64)
+        seq_lens = graph.node("Cast", [given], to=onnx.TensorProto.INT32)
+
+    if isinstance(obj, nn.RecurrentStack):
+        output, h_n, c_n = _recurrent(graph, obj, _time_major(graph, x), seq_lens)
+        graph.output(graph.node("Transpose", [output], perm=[1, 0, 2]), "output")
+        graph.output(h_n, "h_n")
+        if c_n is not None:
+            graph.output(c_n, "c_n")
+    elif isinstance(obj, (nn.SequenceNetwork, nn.SequenceAutoencoder)):
+        graph.output(_network(graph, obj, x, seq_lens), "output")
+    else:
+        _predictor(graph, plan, x, seq_lens)
+    model = graph.model(opset, producer=f"rnnfast {_version()}")
+    onnx.checker.check_model(model, full_check=True)
+    if hasattr(path, "write"):
+        path.write(model.SerializeToString())
+    else:
+        with open(os.fspath(path), "wb") as f:
+            f.write(model.SerializeToString())
+    return model
+
+
+# ------------------------------------------------------------------------ graph pieces
+def _predictor(graph, plan, x, seq_lens) -> None:
+    """An estimator's ``predict`` path (see ``rnnfast.estimators._plan``)."""
+    onnx = graph.onnx
+    if plan.vocabulary_size is not None:  # ids never seen in fit read as the OOV id 1
+        known = graph.node("Less", [x, graph.constant(plan.vocabulary_size, np.int64)])
+        x = graph.node("Where", [known, x, graph.constant(1, np.int64)])
+    if plan.input_mean is not None:
+        x = graph.node("Sub", [x, graph.constant(plan.input_mean, graph.np_dtype)])
+        x = graph.node("Div", [x, graph.constant(plan.input_scale, graph.np_dtype)])
+    if plan.frame_stride > 1:
+        x, seq_lens = _stack_frames(graph, x, seq_lens, plan.frame_stride, plan.n_features)
+    out = _network(graph, plan.network, x, seq_lens)
+    if plan.kind == "probabilities":
+        graph.output(graph.node("Softmax", [out], axis=-1), "probabilities")
+        index = graph.node("ArgMax", [out], axis=-1, keepdims=0)
+        graph.output(graph.node("Gather", [graph.constant_labels(plan.classes), index]), "label")
+        return
+    values = graph.node("Cast", [out], to=onnx.TensorProto.DOUBLE)
+    values = graph.node("Mul", [values, graph.constant(plan.output_scale, np.float64)])
+    values = graph.node("Add", [values, graph.constant(plan.output_mean, np.float64)])
+    shape = np.array([0, *plan.value_shape], np.int64)  # 0: keep the batch dimension
+    graph.output(graph.node("Reshape", [values, graph.constant(shape, np.int64)]), "predictions")
+
+
+def _stack_frames(graph, x, seq_lens, stride: int, n_features: int):
+    """``(batch, time, F)`` -> ``(batch, ceil(time / stride), stride * F)``, steps past each
+    length zeroed first; int32 ``seq_lens`` -> ``ceil(seq_lens / stride)``."""
+
+    def int64(values):
+        return graph.constant(np.array(values, np.int64), np.int64)
+
+    def int32(value):
+        return graph.constant(np.int32(value), np.int32)
+
+    time = graph.node("Gather", [graph.node("Shape", [x]), int64(1)], axis=0)  # 0-d
+    if seq_lens is not None:
+        steps = graph.node(
+            "Unsqueeze", [graph.node("Range", [int64(0), time, int64(1)]), int64([0])]
+        )
+        lengths = graph.node("Cast", [seq_lens], to=graph.onnx.TensorProto.INT64)
+        valid = graph.node("Less", [steps, graph.node("Unsqueeze", [lengths, int64([1])])])
+        valid = graph.node("Unsqueeze", [valid, int64([2])])  # (batch, time, 1)
+        x = graph.node("Mul", [x, graph.node("Cast", [valid], to=graph.float_type)])
+        seq_lens = graph.node(
+            "Div", [graph.node("Add", [seq_lens, int32(stride - 1)]), int32(stride)]
+        )
+    # pad the time axis at its end up to a multiple of the stride: (stride - time % stride) % stride
+    short = graph.node("Sub", [int64(stride), graph.node("Mod", [time, int64(stride)])])
+    pad = graph.node("Reshape", [graph.node("Mod", [short, int64(stride)]), int64([1])])
+    pads = graph.node("Concat", [int64([0, 0, 0, 0]), pad, int64([0])], axis=0)
+    padded = graph.node("Pad", [x, pads])
+    return graph.node("Reshape", [padded, int64([0, -1, stride * n_features])]), seq_lens
+
+
+def _network(graph, network, x, seq_lens):
+    """``SequenceNetwork`` / ``SequenceAutoencoder`` forward on batch-first ``x``."""
+    if isinstance(network, nn.SequenceAutoencoder):
+        _, h_n, _ = _recurrent(graph, network.encoder, _time_major(graph, x), seq_lens)
+        code = _top_final_features(graph, network.encoder, h_n)  # (batch, C)
+        time = graph.node(
+            "Slice",
+            [
+                graph.node("Shape", [x]),
+                graph.constant(np.array([1], np.int64), np.int64),
+                graph.constant(np.array([2], np.int64), np.int64),
+            ],
+        )
+        one = graph.constant(np.array([1], np.int64), np.int64)
+        repeat = graph.node("Concat", [one, time, one], axis=0)
+        unsqueezed = graph.node(
+            "Unsqueeze", [code, graph.constant(np.array([1], np.int64), np.int64)]
+        )
+        return _network(
+            graph, network.decoder, graph.node("Expand", [unsqueezed, repeat]), seq_lens
+        )
+    if network.embedding is not None:  # (batch, time) ids -> (batch, time, E)
+        table = graph.constant(network.embedding.params["weight"], graph.np_dtype)
+        x = graph.node("Gather", [table, x], axis=0)
+    output, h_n, _ = _recurrent(graph, network.recurrent, _time_major(graph, x), seq_lens)
+    weight = network.head.params["weight"]
+    bias = network.head.params["bias"]
+    if network.per_step:
+        features = graph.node("Transpose", [output], perm=[1, 0, 2])  # (batch, time, D*H)
+        projected = graph.node("MatMul", [features, graph.constant(weight.T, graph.np_dtype)])
+        return graph.node("Add", [projected, graph.constant(bias, graph.np_dtype)])
+    if network.pooling == "last":
+        features = _top_final_features(graph, network.recurrent, h_n)
+    else:
+        features = _pooled(
+            graph, network, graph.node("Transpose", [output], perm=[1, 0, 2]), seq_lens
+        )
+    return graph.node(
+        "Gemm",
+        [features, graph.constant(weight, graph.np_dtype), graph.constant(bias, graph.np_dtype)],
+        transB=1,
+    )
+
+
+def _pooled(graph, network, out, seq_lens):
+    """``(batch, W)``: the batch-first outputs ``out`` ``(batch, time, W)`` pooled over each
+    sequence's valid steps, as :class:`rnnfast.nn.SequencePooling` does."""
+    time = graph.node("Gather", [graph.node("Shape", [out]), graph.constant(1, np.int64)])
+    axis1 = graph.constant(np.array([1], np.int64), np.int64)
+    if seq_lens is None:
+        valid, count = None, graph.node("Cast", [time], to=graph.float_type)
+    else:
+        lengths = graph.node("Cast", [seq_lens], to=graph.onnx.TensorProto.INT64)
+        steps = graph.node(
+            "Range", [graph.constant(0, np.int64), time, graph.constant(1, np.int64)]
+        )
+        valid = graph.node(
+            "Less",
+            [
+                graph.node("Unsqueeze", [steps, graph.constant(np.array([0], np.int64), np.int64)]),
+                graph.node("Unsqueeze", [lengths, axis1]),
+            ],
+        )  # (batch, time)
+        count = graph.node("Cast", [graph.node("Unsqueeze", [lengths, axis1])], to=graph.float_type)
+    if valid is not None:
+        valid3 = graph.node("Unsqueeze", [valid, graph.constant(np.array([2], np.int64), np.int64)])
+    if network.pooling == "mean":
+        if valid is not None:
+            out = graph.node("Where", [valid3, out, graph.constant(0, graph.np_dtype)])
+        return graph.node("Div", [graph.node("ReduceSum", [out, axis1], keepdims=0), count])
+    if network.pooling == "max":
+        if valid is not None:
+            out = graph.node("Where", [valid3, out, graph.constant(-np.inf, graph.np_dtype)])
+        if graph.opset >= 18:
+            return graph.node("ReduceMax", [out, axis1], keepdims=0)
+        return graph.node("ReduceMax", [out], axes=[1], keepdims=0)
+    query = graph.constant(network.pool.params["query"], graph.np_dtype)
+    scores = graph.node("MatMul", [out, query])  # (batch, time)
+    if valid is not None:
+        scores = graph.node("Where", [valid, scores, graph.constant(-np.inf, graph.np_dtype)])
+    weights = graph.node("Softmax", [scores], axis=1)
+    weights = graph.node("Unsqueeze", [weights, graph.constant(np.array([2], np.int64), np.int64)])
+    return graph.node("ReduceSum", [graph.node("Mul", [weights, out]), axis1], keepdims=0)
+
+
+def _top_final_features(graph, stack, h_n):
+    """``(batch, D*H)``: the top layer's final state, forward then reverse (``h_n`` is
+    ``(L*D, batch, H)``)."""
+    dirs = stack.num_directions
+    top = graph.node(
+        "Slice",
+        [
+            h_n,
+            graph.constant(np.array([(stack.num_layers - 1) * dirs], np.int64), np.int64),
+            graph.constant(np.array([stack.num_layers * dirs], np.int64), np.int64),
+        ],
+    )
+    batch_major = graph.node("Transpose", [top], perm=[1, 0, 2])
+    return graph.node(
+        "Reshape", [batch_major, graph.constant(np.array([0, -1], np.int64), np.int64)]
+    )
+
+
+def _time_major(graph, x):
+    return graph.node("Transpose", [x], perm=[1, 0, 2])
+
+
+def _recurrent(graph, stack, x_time_major, seq_lens):
+    """Every layer of ``stack`` on ``(time, batch, features)``.
+
+    Returns ``(output (time, batch, D*H), h_n (L*D, batch, H), c_n or None)``.
+    """
+    op = {nn.LSTM: "LSTM", nn.GRU: "GRU", nn.RNN: "RNN"}[type(stack)]
+    attributes = {
+        "hidden_size": stack.hidden_size,
+        "direction": "bidirectional" if stack.bidirectional else "forward",
+    }
+    if op == "GRU":
+        attributes["linear_before_reset"] = 1
+    if op == "RNN":
+        activation = "Relu" if stack.nonlinearity == "relu" else "Tanh"
+        attributes["activations"] = [activation] * stack.num_directions
+    layer_input, finals, cells = x_time_major, [], []
+    for layer in range(stack.num_layers):
+        w, r, b = _onnx_weights(stack, layer, op)
+        inputs = [
+            layer_input,
+            graph.constant(w, graph.np_dtype),
+            graph.constant(r, graph.np_dtype),
+            graph.constant(b, graph.np_dtype),
+            seq_lens or "",
+        ]
+        outputs = graph.node(op, inputs, n_outputs=3 if op == "LSTM" else 2, **attributes)
+        y, h = outputs[0], outputs[1]
+        finals.append(h)
+        if op == "LSTM":
+            cells.append(outputs[2])
+        # (time, D, batch, H) -> (time, batch, D*H)
+        y = graph.node("Transpose", [y], perm=[0, 2, 1, 3])
+        layer_input = graph.node(
+            "Reshape", [y, graph.constant(np.array([0, 0, -1], np.int64), np.int64)]
+        )
+    h_n = finals[0] if len(finals) == 1 else graph.node("Concat", finals, axis=0)
+    c_n = None
+    if cells:
+        c_n = cells[0] if len(cells) == 1 else graph.node("Concat", cells, axis=0)
+    return layer_input, h_n, c_n
+
+
+def _onnx_weights(stack, layer: int, op: str):
+    """ONNX ``W (D, G*H, in)``, ``R (D, G*H, H)``, ``B (D, 2*G*H)`` for one layer."""
+    hidden, order = stack.hidden_size, _GATE_ORDER[op]
+
+    def reorder(array):
+        blocks = array.reshape(len(order), hidden, *array.shape[1:])
+        return blocks[order].reshape(array.shape)
+
+    ws, rs, bs = [], [], []
+    for direction in range(stack.num_directions):
+        w_ih, w_hh, b_ih, b_hh = stack._layer_weights(layer, direction)
+        ws.append(reorder(w_ih))
+        rs.append(reorder(w_hh))
+        bs.append(np.concatenate([reorder(b_ih), reorder(b_hh)]))
+    return np.stack(ws), np.stack(rs), np.stack(bs)
+
+
+# ----------------------------------------------------------------------------- builder
+class _Graph:
+    """Accumulates nodes, initialisers, inputs and outputs with generated unique names."""
+
+    def __init__(self, onnx, np_dtype, opset: int) -> None:
+        self.onnx = onnx
+        self.np_dtype = np_dtype
+        self.opset = opset
+        self.float_type = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(np_dtype))
+        self.nodes, self.initializers, self.inputs, self.outputs = [], [], [], []
+        self._count = 0
+
+    def _name(self, stem: str) -> str:
+        self._count += 1
+        return f"{stem}_{self._count}"
+
+    def input(self, name, shape, elem_type):
+        self.inputs.append(self.onnx.helper.make_tensor_value_info(name, elem_type, shape))
+        return name
+
+    def output(self, value: str, name: str) -> None:
+        """Expose ``value`` as graph output ``name`` (through an Identity, so names are ours)."""
+        self.nodes.append(self.onnx.helper.make_node("Identity", [value], [name]))
+        self.outputs.append(self.onnx.helper.make_empty_tensor_value_info(name))
+
+    def constant(self, array, dtype) -> str:
+        name = self._name("const")
+        tensor = self.onnx.numpy_helper.from_array(np.ascontiguousarray(array, dtype), name)
+        self.initializers.append(tensor)
+        return name
+
+    def constant_labels(self, classes: np.ndarray) -> str:
+        """Class labels as a tensor: int64, float64, bool or (for text labels) string."""
+        classes = np.asarray(classes)
+        if classes.dtype.kind in "OUS":
+            name = self._name("classes")
+            values = [str(c).encode("utf-8") for c in classes]
+            tensor = self.onnx.helper.make_tensor(
+                name, self.onnx.TensorProto.STRING, [len(values)], values
+            )
+            self.initializers.append(tensor)
+            return name
+        kind = {"b": np.bool_, "i": np.int64, "u": np.int64, "f": np.float64}.get(
+            classes.dtype.kind
+        )
+        if kind is None:
+            raise TypeError(f"cannot export class labels of dtype {classes.dtype}")
+        return self.constant(classes, kind)
+
+    def node(self, op: str, inputs, n_outputs: int = 1, **attributes):
+        outputs = [self._name(op.lower()) for _ in range(n_outputs)]
+        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), outputs, **attributes))
+        return outputs[0] if n_outputs == 1 else outputs
+
+    def model(self, opset: int, producer: str):
+        helper = self.onnx.helper
+        graph = helper.make_graph(
+            self.nodes, "rnnfast", self.inputs, self.outputs, initializer=self.initializers
+        )
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", opset)], producer_name=producer
+        )
+        model.ir_version = min(model.ir_version, 8)  # readable by older runtimes too
+        return self.onnx.shape_inference.infer_shapes(model)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _import_onnx():
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ImportError(
+            "rnnfast.onnx.export needs the onnx package: pip install 'rnnfast[onnx]'"
+        ) from exc
+    return onnx
+
+
+def _network_and_plan(obj):
+    """``(module, None)`` for an nn module, ``(plan.network, plan)`` for an estimator."""
+    if isinstance(obj, (nn.RecurrentStack, nn.SequenceNetwork, nn.SequenceAutoencoder)):
+        return obj, None
+    plan_of = getattr(obj, "_inference_plan", None)
+    if plan_of is None:
+        raise TypeError(
+            "obj must be an rnnfast recurrent stack, SequenceNetwork, SequenceAutoencoder or a "
+            f"fitted estimator, got {type(obj).__name__}"
+        )
+    plan = plan_of()
+    return plan.network, plan
+
+
+def _version() -> str:
+    from rnnfast._version import __version__
+
+    return __version__
