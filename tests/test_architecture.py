@@ -22,6 +22,7 @@ LAYERS = {
     "foundation": [
         "rnnfast._version",
         "rnnfast._validation",
+        "rnnfast._docstrings",
         "rnnfast._model_archive",
         "rnnfast.persistence",
         "rnnfast._saving",

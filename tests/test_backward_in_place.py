@@ -16,6 +16,8 @@ import pytest
 
 from conftest import CELLS, make_module, state_parts
 
+pytestmark = pytest.mark.slow  # long: see the `slow` marker in pyproject.toml
+
 
 def _grads_of_backward(module, grad, grad_state):
     grad_input, grad_hx = module.backward(grad, grad_state)

@@ -25,6 +25,7 @@ def test_demo_trains_and_reports(capsys):
     assert "sample (temperature 0.7)" in out
 
 
+@pytest.mark.slow
 def test_bench_runs_a_quick_subset(capsys):
     assert main(["bench", "--quick", "--cells", "gru", "--max-hidden", "64"]) == 0
     out = capsys.readouterr().out

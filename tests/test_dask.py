@@ -13,6 +13,8 @@ import rnnfast
 import rnnfast.dask
 from rnnfast.panel import fit_per_series, forecast_per_series
 
+pytestmark = pytest.mark.slow  # long: see the `slow` marker in pyproject.toml
+
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((60, 8, 1)).astype(np.float32)
 Y = (X[:, :, 0].sum(axis=1) > 0).astype(int)

@@ -124,6 +124,7 @@ def test_text_generation_learns():
     assert len(result["sample"]) == 200
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "script",
     [

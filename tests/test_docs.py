@@ -27,6 +27,7 @@ def python_snippets(page: Path) -> list[str]:
 PAGES_WITH_SNIPPETS = [page for page in PAGES if python_snippets(page)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES_WITH_SNIPPETS, ids=lambda p: str(p.relative_to(DOCS)))
 def test_page_snippets_run(page, capsys):
     """A page's snippets run in order in one namespace, as a reader running them would."""
@@ -106,6 +107,47 @@ def test_the_api_reference_lists_every_public_class_and_function():
         if not any(entry.endswith("." + obj.__name__) for entry in listed):
             missing.append(name)
     assert not missing, f"not in docs/api/index.rst: {missing}"
+
+
+# The checks waived, as in docs/conf.py: examples, See Also and extended summaries are asked of
+# the user guide rather than of every method; GL01/GL02/RT02 are layout rules scikit-learn
+# also waives.
+WAIVED = {"EX01", "SA01", "ES01", "GL01", "GL02", "RT02"}
+
+
+def public_api_names() -> list[str]:
+    """Every public class and function, and every public method and property of the classes
+    that rnnfast defines (not the ones inherited from scikit-learn), by public name."""
+    names = []
+    for name, obj in sorted(public_callables().items()):
+        names.append(name)
+        if not inspect.isclass(obj):
+            continue
+        for attribute in dir(obj):
+            if attribute.startswith("_"):
+                continue
+            owner = next((c for c in obj.__mro__ if attribute in vars(c)), None)
+            member = inspect.getattr_static(obj, attribute)
+            member = getattr(member, "__func__", member)
+            if owner is None or not owner.__module__.startswith("rnnfast"):
+                continue
+            if inspect.isfunction(member) or isinstance(member, property):
+                names.append(f"{name}.{attribute}")
+    return names
+
+
+def test_the_public_api_passes_numpydoc_validation():
+    from numpydoc.validate import validate
+
+    names = public_api_names()
+    assert len(names) > 150
+    failures = [
+        f"{name}: {code} {message}"
+        for name in names
+        for code, message in validate(name)["errors"]
+        if code not in WAIVED
+    ]
+    assert not failures, "\n".join(failures)
 
 
 @pytest.mark.slow

@@ -14,6 +14,8 @@ import textwrap
 
 import pytest
 
+pytestmark = pytest.mark.slow  # long: see the `slow` marker in pyproject.toml
+
 PRELUDE = """
 import os, sys
 import numpy as np

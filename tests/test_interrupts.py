@@ -13,6 +13,8 @@ import pytest
 
 import rnnfast
 
+pytestmark = pytest.mark.slow  # long: see the `slow` marker in pyproject.toml
+
 RNG = np.random.default_rng(0)
 X_OLD = RNG.standard_normal((24, 7, 2)).astype(np.float32)
 Y_OLD = (X_OLD[:, :, 0].sum(axis=1) > 0).astype(int)

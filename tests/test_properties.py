@@ -19,6 +19,8 @@ from rnnfast import nn
 from rnnfast.interop import to_torch
 from rnnfast.interop._torch_modules import run_recurrent
 
+pytestmark = pytest.mark.slow  # long: see the `slow` marker in pyproject.toml
+
 NN_EXAMPLES = 1500
 ESTIMATOR_EXAMPLES = 300
 BAD_INPUT_EXAMPLES = 1000

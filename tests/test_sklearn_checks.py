@@ -8,6 +8,7 @@ the right shape.
 
 from __future__ import annotations
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from rnnfast import (
@@ -18,6 +19,8 @@ from rnnfast import (
     SequenceScaler,
     SequenceTagger,
 )
+
+pytestmark = pytest.mark.slow  # long: see the `slow` marker in pyproject.toml
 
 FAST = dict(max_epochs=40, random_state=0)
 

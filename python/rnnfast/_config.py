@@ -13,7 +13,14 @@ from rnnfast.backends import cpu
 
 
 def config_info() -> dict[str, object]:
-    """What this installation runs on: version, BLAS and its CPU kernel, OpenMP, threads."""
+    """Describe what this installation runs on.
+
+    Returns
+    -------
+    dict of str to object
+        The version, CPU level of the core (loaded, built, supported), BLAS and its CPU
+        kernel, OpenMP and the thread counts.
+    """
     info: dict[str, object] = {
         "rnnfast": __version__,
         "python": sys.version.split()[0],
@@ -36,6 +43,11 @@ def set_num_threads(n: int) -> None:
     """Use ``n`` threads for BLAS and for the fused pointwise passes.
 
     ``threadpoolctl.threadpool_limits`` works as well: it finds rnnfast's OpenBLAS and OpenMP.
+
+    Parameters
+    ----------
+    n : int
+        A positive thread count; it caps rnnfast's threads for the whole process.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")

@@ -18,7 +18,7 @@ class SaveMixin:
 
         See Also
         --------
-        rnnfast.load : read it back; predictions are identical bit for bit.
-        rnnfast.persistence : the documented file format.
+        rnnfast.load : Read it back; predictions are identical bit for bit.
+        rnnfast.persistence : The file format.
         """
         save(self, path)

@@ -46,11 +46,26 @@ class ThreadLimit(WorkerPlugin):
         self.threads_per_task = check_positive_int(threads_per_task, "threads_per_task")
 
     def setup(self, worker) -> None:
+        """Apply the limit on ``worker`` (Dask calls this when the plugin is registered).
+
+        Parameters
+        ----------
+        worker : distributed.Worker
+            The worker starting the plugin.
+        """
         import rnnfast
 
         rnnfast.set_num_threads(self.threads_per_task)
 
 
 def limit_worker_threads(client, threads_per_task: int = 1) -> None:
-    """Register :class:`ThreadLimit` on every current and future worker of ``client``."""
+    """Register :class:`ThreadLimit` on every current and future worker of ``client``.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The cluster's client.
+    threads_per_task : int, default 1
+        Threads each task's rnnfast calls may use.
+    """
     client.register_plugin(ThreadLimit(threads_per_task))

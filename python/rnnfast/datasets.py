@@ -88,8 +88,10 @@ def _stack_if_equal(sequences: list[np.ndarray]):
 
 
 def load_japanese_vowels() -> Bunch:
-    """Speaker identification from speech: 9 speakers uttering /ae/, 12 LPC cepstrum
-    coefficients per frame, 7-29 frames (ragged). 270 train / 370 test.
+    """Load JapaneseVowels: speaker identification from speech (UEA archive, via sktime).
+
+    9 speakers uttering /ae/, 12 LPC cepstrum coefficients per frame, 7-29 frames (ragged);
+    270 train / 370 test.
 
     Returns
     -------
@@ -101,27 +103,55 @@ def load_japanese_vowels() -> Bunch:
 
 
 def load_basic_motions() -> Bunch:
-    """Motion recognition (standing, walking, running, badminton) from a wrist-worn
-    accelerometer and gyroscope: 6 channels x 100 steps. 40 train / 40 test.
-    Fields as :func:`load_japanese_vowels` (``X_*`` 3-D ``(n, 100, 6)``)."""
+    """Load BasicMotions: motion recognition from a wrist-worn sensor (UEA archive, via sktime).
+
+    Standing, walking, running or badminton, from an accelerometer and a gyroscope: 6 channels
+    x 100 steps; 40 train / 40 test.
+
+    Returns
+    -------
+    Bunch
+        Fields as :func:`load_japanese_vowels`; ``X_*`` are 3-D ``(n, 100, 6)``.
+    """
     return _uea_ucr("BasicMotions", "4 activities, 3-axis accelerometer + gyroscope, 100 steps")
 
 
 def load_italy_power_demand() -> Bunch:
-    """Italian daily electricity demand curves (24 hourly values): winter (Oct-Mar) or summer
-    days. 67 train / 1029 test. ``X_*`` 3-D ``(n, 24, 1)``."""
+    """Load ItalyPowerDemand: winter or summer day from its demand curve (UCR archive, via sktime).
+
+    Italian daily electricity demand, 24 hourly values; 67 train / 1029 test.
+
+    Returns
+    -------
+    Bunch
+        Fields as :func:`load_japanese_vowels`; ``X_*`` are 3-D ``(n, 24, 1)``.
+    """
     return _uea_ucr("ItalyPowerDemand", "24 hourly demand values, winter vs summer day")
 
 
 def load_gunpoint() -> Bunch:
-    """Hand motion tracks (x coordinate of the centroid, 150 steps): drawing a gun or pointing.
-    50 train / 150 test. ``X_*`` 3-D ``(n, 150, 1)``."""
+    """Load GunPoint: drawing a gun or pointing, from a hand's track (UCR archive, via sktime).
+
+    The x coordinate of the hand's centroid over 150 steps; 50 train / 150 test.
+
+    Returns
+    -------
+    Bunch
+        Fields as :func:`load_japanese_vowels`; ``X_*`` are 3-D ``(n, 150, 1)``.
+    """
     return _uea_ucr("GunPoint", "x-coordinate of a hand, 150 frames, gun vs point")
 
 
 def load_plaid() -> Bunch:
-    """Appliance identification from one electrical cycle's current (PLAID): 11 appliance
-    types, 100-1344 steps (ragged). 537 train / 537 test."""
+    """Load PLAID: appliance identification from one cycle of current (UCR archive, via sktime).
+
+    11 appliance types, 100-1344 steps (ragged); 537 train / 537 test.
+
+    Returns
+    -------
+    Bunch
+        Fields as :func:`load_japanese_vowels`.
+    """
     return _uea_ucr("PLAID", "11 appliance types from current waveforms, 100-1344 steps")
 
 
@@ -137,9 +167,16 @@ def _series(values, time, name: str, description: str, frequency: str) -> Bunch:
 
 
 def load_airline() -> Bunch:
-    """Monthly international airline passengers (thousands), 1949-1960: 144 values
-    (Box & Jenkins). Returns a Bunch with ``series`` (float64), ``time`` (``"YYYY-MM"`` strings),
-    ``name``, ``frequency`` (``"monthly"``, seasonal period 12) and ``DESCR``."""
+    """Load the monthly international airline passengers (thousands), 1949-1960 (via sktime).
+
+    144 values (Box & Jenkins).
+
+    Returns
+    -------
+    Bunch
+        ``series`` (float64), ``time`` (``"YYYY-MM"`` strings), ``name``, ``frequency``
+        (``"monthly"``, seasonal period 12) and ``DESCR``.
+    """
     series = _require("sktime.datasets").load_airline()
     return _series(
         series.to_numpy(),
@@ -151,8 +188,15 @@ def load_airline() -> Bunch:
 
 
 def load_sunspots() -> Bunch:
-    """Yearly mean sunspot activity, 1700-2008: 309 values (cycle of about 11 years).
-    Fields as :func:`load_airline` (``time``: the years)."""
+    """Load the yearly mean sunspot activity, 1700-2008 (via statsmodels).
+
+    309 values, with a cycle of about 11 years.
+
+    Returns
+    -------
+    Bunch
+        Fields as :func:`load_airline` (``time``: the years).
+    """
     data = _require("statsmodels.api").datasets.sunspots.load_pandas().data
     return _series(
         data["SUNACTIVITY"],
@@ -164,8 +208,15 @@ def load_sunspots() -> Bunch:
 
 
 def load_co2() -> Bunch:
-    """Weekly atmospheric CO2 at Mauna Loa (ppm), 1958-2001: 2284 values, the 59 missing
-    weeks filled by linear interpolation (``missing`` marks them)."""
+    """Load the weekly atmospheric CO2 at Mauna Loa (ppm), 1958-2001 (via statsmodels).
+
+    2284 values; the 59 missing weeks are filled by linear interpolation.
+
+    Returns
+    -------
+    Bunch
+        Fields as :func:`load_airline`, plus ``missing`` (bool array) marking the filled weeks.
+    """
     data = _require("statsmodels.api").datasets.co2.load_pandas().data["co2"]
     missing = data.isna().to_numpy()
     bunch = _series(
@@ -180,8 +231,15 @@ def load_co2() -> Bunch:
 
 
 def load_nile() -> Bunch:
-    """Yearly Nile flow at Aswan (10^8 m^3), 1871-1970: 100 values, with the well-known drop
-    after 1898 (the first Aswan dam)."""
+    """Load the yearly Nile flow at Aswan (10^8 m^3), 1871-1970 (via statsmodels).
+
+    100 values, with the well-known drop after 1898 (the first Aswan dam).
+
+    Returns
+    -------
+    Bunch
+        Fields as :func:`load_airline` (``time``: the years).
+    """
     data = _require("statsmodels.api").datasets.nile.load_pandas().data
     return _series(
         data["volume"], data["year"].astype(int), "nile", "yearly Nile flow 1871-1970", "yearly"
@@ -190,8 +248,15 @@ def load_nile() -> Bunch:
 
 # ----------------------------------------------------------------------------------- text
 def load_python_docs() -> str:
-    """Python's own help texts (``pydoc_data.topics``, ships with every CPython): about 465k
-    characters of English prose and code, topics in sorted order."""
+    """Load Python's own help texts (``pydoc_data.topics``, shipped with every CPython).
+
+    About 465k characters of English prose and code, topics in sorted order.
+
+    Returns
+    -------
+    str
+        The texts, joined.
+    """
     from pydoc_data.topics import topics
 
     return "".join(topics[key] for key in sorted(topics))
@@ -208,7 +273,7 @@ def make_symbol_signals(
     noise: float = 0.3,
     random_state=None,
 ) -> tuple[list[np.ndarray], list[str]]:
-    """Unsegmented signals and the symbol strings they spell: a transcription task.
+    """Make unsegmented signals and the symbol strings they spell: a transcription task.
 
     Each symbol has a fixed random pattern over ``n_features`` channels. A string of
     ``length`` random symbols (repeats allowed) becomes a signal in which each symbol's pattern
@@ -218,12 +283,15 @@ def make_symbol_signals(
     Parameters
     ----------
     n_sequences : int, default 500
+        Sequences to make.
     alphabet : str, default "abcde"
+        The symbols (each character one label).
     length : (int, int), default (3, 7)
         Symbols per string, low inclusive, high exclusive.
     duration : (int, int), default (3, 8)
         Steps per symbol, low inclusive, high exclusive.
     n_features : int, default 8
+        Channels of the signal.
     noise : float, default 0.3
         Standard deviation of the noise.
     random_state : int, Generator or None
@@ -233,7 +301,9 @@ def make_symbol_signals(
     Returns
     -------
     X : list of float32 ndarrays of shape (time_i, n_features)
+        The signals.
     y : list of str
+        The string each signal spells.
     """
     patterns = np.random.default_rng(len(alphabet) * 1000 + n_features).standard_normal(
         (len(alphabet), n_features)
@@ -269,7 +339,7 @@ DATE_FORMATS = (
 def make_dates(
     n_samples: int = 2000, *, random_state=None, formats: tuple[str, ...] = DATE_FORMATS
 ) -> tuple[list[str], list[str]]:
-    """Dates written as people write them, and their ISO 8601 form: a translation task.
+    """Make dates written as people write them, and their ISO 8601 form: a translation task.
 
     Each sample draws a day between 1950-01-01 and 2049-12-31 and one of ``formats``
     (``strftime`` codes, English names), and lowercases it or drops leading zeros of the day
@@ -278,15 +348,18 @@ def make_dates(
     Parameters
     ----------
     n_samples : int, default 2000
+        Dates to make.
     random_state : int, Generator or None
+        Seeds the days, formats and spellings.
     formats : tuple of str
         ``strftime`` formats to write the dates in (numeric ones day first).
 
     Returns
     -------
     sources : list of str
+        The dates as written.
     targets : list of str
-        ``YYYY-MM-DD``.
+        The same dates as ``YYYY-MM-DD``.
     """
     import datetime
 
@@ -310,8 +383,10 @@ CLDR_NAME_KINDS = ("languages", "territories", "currencies", "scripts")
 
 
 def load_cldr_names(source: str = "en", target: str = "de") -> Bunch:
-    """Names of languages, territories, currencies and scripts in two languages: a real
-    parallel corpus from the Unicode CLDR locale data that Babel ships (Unicode licence).
+    """Load names of languages, territories, currencies and scripts in two languages.
+
+    A real parallel corpus from the Unicode CLDR locale data that Babel ships (Unicode
+    licence).
 
     Parameters
     ----------
@@ -345,8 +420,9 @@ def load_cldr_names(source: str = "en", target: str = "de") -> Bunch:
 
 
 def load_chatterbot_topics(min_lines: int = 20) -> Bunch:
-    """English dialogue lines labelled by topic: a text classification set from the
-    ChatterBot corpus (``chatterbot-corpus`` on PyPI, BSD licence).
+    """Load English dialogue lines labelled by topic: a text classification set.
+
+    The lines come from the ChatterBot corpus (``chatterbot-corpus`` on PyPI, BSD licence).
 
     Every distinct line of the corpus's English conversations (prompts and replies alike)
     is labelled with the topic of its file (``"trivia"``, ``"emotion"``, ``"coding"``, ...);
@@ -355,6 +431,7 @@ def load_chatterbot_topics(min_lines: int = 20) -> Bunch:
     Parameters
     ----------
     min_lines : int, default 20
+        Topics with fewer lines are left out.
 
     Returns
     -------

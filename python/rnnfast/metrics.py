@@ -7,16 +7,19 @@ import numpy as np
 
 
 def edit_distance(reference, hypothesis) -> int:
-    """Levenshtein distance: the fewest insertions, deletions and substitutions that turn
-    ``hypothesis`` into ``reference``.
+    """Count the fewest insertions, deletions and substitutions turning one sequence into another.
+
+    This is the Levenshtein distance from ``hypothesis`` to ``reference``.
 
     Parameters
     ----------
     reference, hypothesis : str or 1-D sequence of hashable labels
+        The two sequences (a string's characters are its labels).
 
     Returns
     -------
     int
+        The distance.
 
     Examples
     --------
@@ -38,17 +41,21 @@ def edit_distance(reference, hypothesis) -> int:
 
 
 def label_error_rate(references, hypotheses, sample_weight=None) -> float:
-    """Total edit distance over total reference length (weighted per sequence when
-    ``sample_weight`` is given); 0 is perfect, and it can exceed 1.
+    """Return the total edit distance over the total reference length.
+
+    0 is perfect, and it can exceed 1.
 
     Parameters
     ----------
     references, hypotheses : sequences of equal length of str or 1-D label sequences
+        The reference transcriptions and the ones to score.
     sample_weight : array-like of shape (n,), optional
+        Weight of each pair's distance and length; None weighs all equally.
 
     Returns
     -------
     float
+        The label error rate.
 
     Raises
     ------
@@ -87,8 +94,16 @@ def chrf(references, hypotheses, *, order: int = 6, beta: float = 2.0) -> float:
     Parameters
     ----------
     references, hypotheses : sequences of str of equal length
+        The reference translations and the ones to score.
     order : int, default 6
+        The longest character n-gram.
     beta : float, default 2
+        How many times recall weighs as much as precision.
+
+    Returns
+    -------
+    float
+        The score, 0 to 100.
 
     Examples
     --------

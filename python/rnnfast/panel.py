@@ -26,7 +26,7 @@ def fit_per_series(forecaster, panel: Mapping, *, exog: Mapping | None = None, n
     exog : mapping of key to array-like of shape (time, e), optional
         Covariates per series, with the keys of ``panel``.
     n_jobs : int or None
-        joblib's ``n_jobs``; under ``joblib.parallel_config(backend="dask")`` the fits run as
+        The ``n_jobs`` of joblib; under ``joblib.parallel_config(backend="dask")`` the fits run as
         Dask tasks.
 
     Returns
@@ -51,7 +51,24 @@ def fit_per_series(forecaster, panel: Mapping, *, exog: Mapping | None = None, n
 
 
 def forecast_per_series(models: Mapping, panel: Mapping, steps: int | None = None, *, exog=None):
-    """``models[key].forecast(panel[key], exog[key], steps)`` for every key: a dict of arrays."""
+    """Forecast every series of ``panel`` with its own model.
+
+    Parameters
+    ----------
+    models : mapping of key to fitted rnnfast.RNNForecaster
+        As :func:`fit_per_series` returns them.
+    panel : mapping of key to array-like of shape (time,) or (time, k)
+        Recent history of each series.
+    steps : int, optional
+        Steps to forecast; defaults to each model's ``horizon``.
+    exog : mapping of key to array-like of shape (time, e), optional
+        Covariates per series, if the models were fitted with them.
+
+    Returns
+    -------
+    dict
+        Key -> ``models[key].forecast(panel[key], exog[key], steps)``.
+    """
     missing = [key for key in panel if key not in models]
     if missing:
         raise ValueError(f"no fitted model for series {missing[:5]}")

@@ -39,8 +39,10 @@ _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
 class ModelFileError(ValueError):
-    """The file is not a readable rnnfast model file (truncated, corrupted, foreign, or from a
-    newer format version)."""
+    """Raised for a file that is not a readable rnnfast model file.
+
+    The file is truncated, corrupted, foreign, inconsistent, or from a newer format version.
+    """
 
 
 # Class name -> (class, attributes reset on save: name -> the value they take on load). Filled
@@ -49,12 +51,12 @@ class ModelFileError(ValueError):
 PERSISTABLE_CLASSES: dict[str, tuple[type, dict]] = {}
 
 
-def persistable(cls: type | None = None, *, reset: dict | None = None):
-    """Class decorator: let :func:`save` write ``cls`` and :func:`load` rebuild it.
+def persistable(klass: type | None = None, *, reset: dict | None = None):
+    """Class decorator: let :func:`save` write ``klass`` and :func:`load` rebuild it.
 
     Parameters
     ----------
-    cls : type
+    klass : type
         A class with ``_saved_attributes`` (its closed set of saved attributes), or a dataclass.
     reset : dict, optional
         Attributes never written (forward caches, last gradients), mapped to the value each
@@ -63,7 +65,7 @@ def persistable(cls: type | None = None, *, reset: dict | None = None):
     Returns
     -------
     type
-        ``cls``, unchanged.
+        ``klass``, unchanged.
     """
 
     def register(cls: type) -> type:
@@ -73,7 +75,7 @@ def persistable(cls: type | None = None, *, reset: dict | None = None):
         PERSISTABLE_CLASSES[cls.__name__] = (cls, dict(reset or {}))
         return cls
 
-    return register if cls is None else register(cls)
+    return register if klass is None else register(klass)
 
 
 def _registry() -> dict[str, tuple[type, dict]]:
@@ -82,12 +84,12 @@ def _registry() -> dict[str, tuple[type, dict]]:
 
 # ----------------------------------------------------------------------------------- save
 def save(obj, path) -> None:
-    """Write a fitted (or unfitted) estimator, :class:`~rnnfast.SequenceScaler` or ``nn``
-    module to ``path``.
+    """Write an estimator, scaler, sequencer or ``nn`` module to ``path``, without pickle.
 
     Parameters
     ----------
-    obj : rnnfast estimator, SequenceScaler, or rnnfast.nn module
+    obj : rnnfast estimator, SequenceScaler, TextSequencer, or rnnfast.nn module
+        What to save, fitted or not.
     path : str, os.PathLike or binary file object
         Written as given (no suffix is added); a path is replaced atomically, so an
         interrupted save never leaves a half-written file under the name. The file gets the
@@ -322,12 +324,14 @@ def load(path):
     Parameters
     ----------
     path : str, os.PathLike or binary file object
+        The file to read.
 
     Returns
     -------
-    The estimator, scaler or module, predicting bit for bit as the saved one did. A
-    ``checkpoint_path`` held in the file is cleared (with a ``UserWarning``): a loaded model
-    never writes to a path that its file names; pass it again to keep checkpointing.
+    object
+        The estimator, scaler or module, predicting bit for bit as the saved one did. A
+        ``checkpoint_path`` held in the file is cleared (with a ``UserWarning``): a loaded
+        model never writes to a path that its file names; pass it again to keep checkpointing.
 
     Raises
     ------

@@ -22,17 +22,22 @@ def _axes(ax):
 
 
 def plot_history(estimator, ax=None):
-    """Training loss per epoch (``loss_curve_``), with the validation score on a twin axis
-    when early stopping recorded one, and the best epoch marked.
+    """Plot the training loss per epoch (``loss_curve_``), and the validation score if any.
+
+    The validation score goes on a twin axis when early stopping recorded one, and the best
+    epoch is marked.
 
     Parameters
     ----------
     estimator : fitted rnnfast estimator
+        The estimator whose history to draw.
     ax : matplotlib Axes, optional
+        Where to draw; None makes a new figure.
 
     Returns
     -------
     matplotlib Axes
+        The axes drawn on.
     """
     losses = getattr(estimator, "loss_curve_", None)
     if losses is None:
@@ -54,7 +59,7 @@ def plot_history(estimator, ax=None):
 
 
 def plot_forecast(history, truth, forecasts: dict, *, time=None, ax=None):
-    """The end of a series, what followed, and one or more forecasts of it.
+    """Plot the end of a series, what followed, and one or more forecasts of it.
 
     Parameters
     ----------
@@ -65,8 +70,14 @@ def plot_forecast(history, truth, forecasts: dict, *, time=None, ax=None):
     forecasts : dict of str to array-like of shape (h,)
         Label -> forecast.
     time : array-like of shape (n + h,), optional
-        x values (default 0 .. n + h - 1).
+        The x values (default 0 .. n + h - 1).
     ax : matplotlib Axes, optional
+        Where to draw; None makes a new figure.
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn on.
     """
     history, truth = np.asarray(history, float), np.asarray(truth, float)
     n, h = len(history), len(truth)
@@ -86,7 +97,24 @@ def plot_forecast(history, truth, forecasts: dict, *, time=None, ax=None):
 
 
 def plot_anomalies(series, flagged, *, time=None, ax=None):
-    """A series with the steps ``flagged`` (boolean, same length) marked in red."""
+    """Plot a series with the flagged steps marked in red.
+
+    Parameters
+    ----------
+    series : array-like of shape (n,)
+        The series.
+    flagged : array-like of bool, shape (n,)
+        Which steps to mark.
+    time : array-like of shape (n,), optional
+        The x values; None counts the steps.
+    ax : matplotlib Axes, optional
+        Where to draw; None makes a new figure.
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn on.
+    """
     series, flagged = np.asarray(series, float), np.asarray(flagged, bool)
     if series.shape != flagged.shape:
         raise ValueError(f"flagged has shape {flagged.shape}, series {series.shape}")

@@ -48,10 +48,13 @@ def log_mel_spectrogram(
     Parameters
     ----------
     signal : array-like of shape (n_samples,)
+        The mono signal.
     sample_rate : float
         Samples per second.
     n_mels : int, default 40
+        Mel bands: features per frame.
     window_ms, hop_ms : float, default 25, 10
+        Frame length and the step between frames, in milliseconds.
     fmin, fmax : float
         Band of the filters; ``fmax`` defaults to the Nyquist frequency.
 

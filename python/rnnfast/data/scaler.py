@@ -49,7 +49,20 @@ class SequenceScaler(SaveMixin, OneToOneFeatureMixin, TransformerMixin, BaseEsti
         self.with_std = with_std
 
     def fit(self, X, y=None):
-        """Compute the per-feature mean and standard deviation of ``X``'s valid steps."""
+        """Compute the per-feature mean and standard deviation of ``X``'s valid steps.
+
+        Parameters
+        ----------
+        X : array of shape (n, time, n_features) or (n, time), or list of (time_i, n_features)
+            Sequences; a list may hold sequences of different lengths.
+        y : None
+            Ignored; present for the scikit-learn API.
+
+        Returns
+        -------
+        self : SequenceScaler
+            The fitted scaler.
+        """
         seqs = check_sequences(X, estimator=self, dtype=np.float64)
         steps = _valid_steps(seqs)
         self.mean_ = steps.mean(axis=0) if self.with_mean else np.zeros(seqs.n_features)
@@ -76,11 +89,33 @@ class SequenceScaler(SaveMixin, OneToOneFeatureMixin, TransformerMixin, BaseEsti
             raise ValueError("scale_ must be positive")
 
     def transform(self, X):
-        """Standardised sequences in the form of ``X`` (3-D, 2-D, or a list of arrays)."""
+        """Standardise each feature of ``X``.
+
+        Parameters
+        ----------
+        X : array of shape (n, time, n_features) or (n, time), or list of (time_i, n_features)
+            Sequences; a list may hold sequences of different lengths.
+
+        Returns
+        -------
+        ndarray or list of ndarray
+            The standardised sequences, in the form of ``X`` (3-D, 2-D, or a list of arrays).
+        """
         return self._apply(X, lambda v: (v - self.mean_) / self.scale_)
 
     def inverse_transform(self, X):
-        """Undo :meth:`transform`."""
+        """Undo :meth:`transform`.
+
+        Parameters
+        ----------
+        X : array of shape (n, time, n_features) or (n, time), or list of (time_i, n_features)
+            Sequences; a list may hold sequences of different lengths.
+
+        Returns
+        -------
+        ndarray or list of ndarray
+            The sequences in their original units, in the form of ``X``.
+        """
         return self._apply(X, lambda v: v * self.scale_ + self.mean_)
 
     def _apply(self, X, func):

@@ -20,10 +20,16 @@ from sklearn.utils.validation import check_array
 
 @dataclass
 class Sequences:
-    """Padded sequences: ``values`` ``(n, max_time, n_features)`` and ``lengths`` ``(n,)``.
+    """Padded sequences and their lengths, as the estimators hold their input.
 
-    ``form`` records the input's form (``"3d"``, ``"2d"`` or ``"list"``) so that per-step
-    results can be returned in the same form.
+    Parameters
+    ----------
+    values : ndarray of shape (n, max_time, n_features)
+        The sequences, zero past each length.
+    lengths : ndarray of shape (n,)
+        Valid steps of each sequence.
+    form : {"3d", "2d", "list"}
+        The form the input came in, so that per-step results go back in the same form.
     """
 
     values: np.ndarray
@@ -32,20 +38,42 @@ class Sequences:
 
     @property
     def n_features(self) -> int:
+        """Features per step."""
         return self.values.shape[2]
 
     def __len__(self) -> int:
         return self.values.shape[0]
 
     def subset(self, index: np.ndarray) -> Sequences:
-        """The sequences at ``index``, cut to their longest length."""
+        """Select the sequences at ``index``.
+
+        Parameters
+        ----------
+        index : ndarray of int or bool
+            Which sequences.
+
+        Returns
+        -------
+        Sequences
+            Those sequences, cut to their longest length.
+        """
         lengths = self.lengths[index]
         longest = int(lengths.max()) if len(lengths) else 0
         return Sequences(self.values[index, :longest], lengths, self.form)
 
     def unpad(self, per_step: np.ndarray) -> np.ndarray | list[np.ndarray]:
-        """Per-step results ``(n, time, ...)`` in the input's form: an array, or a list cut to
-        each sequence's length."""
+        """Return per-step results in the input's form.
+
+        Parameters
+        ----------
+        per_step : ndarray of shape (n, time, ...)
+            A result for every padded step.
+
+        Returns
+        -------
+        ndarray or list of ndarray
+            ``per_step`` itself, or for list input a list cut to each sequence's length.
+        """
         if self.form == "list":
             return [per_step[i, : self.lengths[i]] for i in range(len(self))]
         return per_step
@@ -60,6 +88,24 @@ def check_sequences(
     dtype=np.float32,
 ) -> Sequences:
     """Validate ``X`` (any accepted form) and pad it.
+
+    Parameters
+    ----------
+    X : array of shape (n, time, n_features) or (n, time), or list of (time_i, n_features)
+        Sequences; a list may hold sequences of different lengths.
+    name : str, default "X"
+        The argument's name in error messages.
+    n_features : int, optional
+        The feature count ``X`` must have (a fitted estimator's ``n_features_in_``).
+    estimator : object, optional
+        Named in error messages.
+    dtype : numpy dtype, default float32
+        The dtype of the padded values.
+
+    Returns
+    -------
+    Sequences
+        The padded values, lengths and the input's form.
 
     Raises
     ------

@@ -79,7 +79,20 @@ class TextSequencer(SaveMixin, TransformerMixin, BaseEstimator):
         self.min_frequency = min_frequency
 
     def fit(self, X, y=None):
-        """Learn the vocabulary of ``X``, an iterable of strings."""
+        """Learn the vocabulary of ``X``.
+
+        Parameters
+        ----------
+        X : iterable of str
+            The documents.
+        y : None
+            Ignored; present for the scikit-learn API.
+
+        Returns
+        -------
+        self : TextSequencer
+            The fitted sequencer.
+        """
         self._check_params()
         documents = self._tokenized(X)
         counts = collections.Counter(token for tokens in documents for token in tokens)
@@ -95,7 +108,18 @@ class TextSequencer(SaveMixin, TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> list[np.ndarray]:
-        """Token ids of each string: a list of 1-D int64 arrays (lengths differ)."""
+        """Turn each string into its token ids, in order.
+
+        Parameters
+        ----------
+        X : iterable of str
+            The documents.
+
+        Returns
+        -------
+        list of 1-D int64 ndarray
+            The ids of each document (lengths differ); unseen tokens read as id 1.
+        """
         check_is_fitted(self, "vocabulary_")
         lookup = self.vocabulary_.get
         return [
@@ -104,8 +128,19 @@ class TextSequencer(SaveMixin, TransformerMixin, BaseEstimator):
         ]
 
     def inverse_transform(self, X) -> list[list[str]]:
-        """The tokens of id sequences (a list of 1-D arrays, or a 2-D array padded with 0);
-        padding is dropped, out-of-vocabulary ids read ``"[UNK]"``."""
+        """Turn id sequences back into tokens.
+
+        Parameters
+        ----------
+        X : list of 1-D int arrays, or 2-D int array padded with 0
+            Id sequences.
+
+        Returns
+        -------
+        list of list of str
+            The tokens of each sequence; padding is dropped, out-of-vocabulary ids read
+            ``"[UNK]"``.
+        """
         check_is_fitted(self, "vocabulary_")
         rows = list(X) if not isinstance(X, np.ndarray) or X.ndim == 2 else None
         if rows is None:
@@ -121,7 +156,18 @@ class TextSequencer(SaveMixin, TransformerMixin, BaseEstimator):
         return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """The token of each id, ``"[PAD]"`` and ``"[UNK]"`` first."""
+        """Return the token of each id, ``"[PAD]"`` and ``"[UNK]"`` first.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored; present for the scikit-learn API.
+
+        Returns
+        -------
+        ndarray of object
+            Entry ``i`` is the token of id ``i``.
+        """
         check_is_fitted(self, "vocabulary_")
         return self._tokens.copy()
 

@@ -14,7 +14,9 @@ def sliding_windows(
     Parameters
     ----------
     series : ndarray of shape (time, k)
+        The series, oldest first.
     window, horizon : int
+        Steps of each input, and of the values after it that form its target.
     exog : ndarray of shape (time, e), optional
         Covariates observed with the series; appended to each input step's features.
 

@@ -178,15 +178,18 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
 
         Parameters
         ----------
-        *fit_args, **fit_kwargs
-            The arguments of the interrupted call, e.g. ``X, y``.
+        *fit_args : object
+            The positional arguments of the interrupted call, e.g. ``X, y``.
         fit_method : str, default "fit"
             The method that was interrupted (``"fit_series"`` for a forecaster fitted on a
             series).
+        **fit_kwargs : object
+            Its keyword arguments.
 
         Returns
         -------
-        self
+        self : estimator
+            The finished estimator.
 
         Examples
         --------

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import inspect
 import os
-import re
-import textwrap
 
 import numpy as np
 
+from rnnfast._docstrings import fill_docstrings
 from rnnfast._validation import check_number
 from rnnfast.nn import CELL_TYPES, POOLING_KINDS
 from rnnfast.nn.init import INIT_SCHEMES
@@ -139,16 +138,21 @@ pooling : {"last", "mean", "max", "attention"}, default "last"
     not reading only the final state."""
 
 
-def _fill_parameters(doc: str, placeholder: str, block: str) -> str:
-    """``doc`` with the line holding ``placeholder`` replaced by ``block`` (numpydoc parameter
-    entries), indented like the docstring's ``Parameters`` header so that numpydoc and
-    ``inspect.getdoc`` read one consistent section whatever the placeholder's own indent."""
-    header = re.search(r"^([ \t]*)Parameters[ \t]*$", doc, flags=re.MULTILINE)
-    indent = header.group(1) if header else ""
-    entries = textwrap.indent(textwrap.dedent(block).strip("\n"), indent) + "\n"
-    return re.sub(
-        rf"^[ \t]*{re.escape(placeholder)}[ \t]*$", lambda _: entries, doc, flags=re.MULTILINE
-    )
+# Parameter entries the estimators' methods share: ``%(X)s`` and so on in a method docstring.
+METHOD_DOCS = {
+    "X": """\
+X : array of shape (n, time, n_features) or (n, time), or list of (time_i, n_features)
+    Sequences; 2-D means univariate; a list may hold sequences of different lengths.""",
+    "sample_weight": """\
+sample_weight : array-like of shape (n,), optional
+    Weight of each sequence's loss; None weighs all equally.""",
+    "classes": """\
+classes : array-like, optional
+    Every label that will ever be seen; required on the first call.""",
+    "y_ignored": """\
+y : None
+    Ignored; present for the scikit-learn API.""",
+}
 
 
 def shared_init(**own_defaults):
@@ -157,7 +161,8 @@ def shared_init(**own_defaults):
     The generated ``__init__`` takes keyword arguments only and stores each as an attribute
     of the same name; its ``__signature__`` lists them, which is what ``get_params``,
     ``clone`` and ``help()`` read. ``%(shared_parameters)s`` in the class docstring becomes
-    :data:`SHARED_DOC`.
+    :data:`SHARED_DOC`, and ``%(X)s`` and the other :data:`METHOD_DOCS` placeholders in its
+    methods' docstrings their shared entries.
     """
     # the class's own parameters first, then the shared ones, whose defaults it may change
     defaults = {k: v for k, v in own_defaults.items() if k not in SHARED_DEFAULTS}
@@ -183,11 +188,10 @@ def shared_init(**own_defaults):
         )
         __init__.__qualname__ = f"{cls.__name__}.__init__"
         cls.__init__ = __init__
-        if cls.__doc__:
-            shared = SHARED_DOC % {"bidirectional": defaults["bidirectional"]}
-            cls.__doc__ = _fill_parameters(cls.__doc__, "%(shared_parameters)s", shared)
-            cls.__doc__ = _fill_parameters(cls.__doc__, "%(pooling)s", POOLING_DOC)
-        return cls
+        shared = SHARED_DOC % {"bidirectional": defaults["bidirectional"]}
+        return fill_docstrings(
+            cls, {"shared_parameters": shared, "pooling": POOLING_DOC, **METHOD_DOCS}
+        )
 
     return decorate
 

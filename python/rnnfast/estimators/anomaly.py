@@ -69,35 +69,98 @@ class RNNAnomalyDetector(OutlierMixin, RNNEstimatorBase):
     _standardize_inputs = True
 
     def fit(self, X, y=None, sample_weight=None):
-        """Learn to forecast the sequences ``X`` (``y`` is ignored) and set ``offset_``."""
+        """Learn the normal sequences ``X`` and set the outlier threshold ``offset_``.
+
+        Parameters
+        ----------
+        %(X)s
+        %(y_ignored)s
+        %(sample_weight)s
+
+        Returns
+        -------
+        self : RNNAnomalyDetector
+            The fitted detector.
+        """
         self._fit(X, None, sample_weight)
         self._set_offset(self.score_samples(X))
         return self
 
     def partial_fit(self, X, y=None, sample_weight=None):
-        """One epoch on ``X``; ``offset_`` is recomputed from ``X``'s scores."""
+        """Train one epoch on ``X`` and recompute ``offset_`` from ``X``'s scores.
+
+        Parameters
+        ----------
+        %(X)s
+        %(y_ignored)s
+        %(sample_weight)s
+
+        Returns
+        -------
+        self : RNNAnomalyDetector
+            The updated detector.
+        """
         self._fit(X, None, sample_weight, incremental=True)
         self._set_offset(self.score_samples(X))
         return self
 
     def score_samples(self, X) -> np.ndarray:
-        """Minus the mean squared forecast error of each sequence (higher is more normal)."""
+        """Score each sequence: minus its mean squared error (higher is more normal).
+
+        Parameters
+        ----------
+        %(X)s
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Minus the mean over valid steps of the squared forecast (or reconstruction) error.
+        """
         check_is_fitted(self, "network_")
         seqs = self._check_X(X, fitting=False)
         errors = self._step_errors(seqs)
         return -errors.sum(axis=1) / seqs.lengths
 
     def decision_function(self, X) -> np.ndarray:
-        """``score_samples(X) - offset_``: negative for outliers."""
+        """Return ``score_samples(X) - offset_``: negative for outliers.
+
+        Parameters
+        ----------
+        %(X)s
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            The shifted scores.
+        """
         return self.score_samples(X) - self.offset_
 
     def predict(self, X) -> np.ndarray:
-        """+1 for inliers, -1 for outliers."""
+        """Flag each sequence: +1 for inliers, -1 for outliers.
+
+        Parameters
+        ----------
+        %(X)s
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            +1 or -1.
+        """
         return np.where(self.decision_function(X) < 0, -1, 1)
 
     def step_scores(self, X):
-        """Anomaly score (squared forecast error) of every time step, higher is more unusual:
-        ``(n, time)``, or a list of 1-D arrays for list input."""
+        """Score every time step: its squared error, higher is more unusual.
+
+        Parameters
+        ----------
+        %(X)s
+
+        Returns
+        -------
+        ndarray of shape (n, time), or list of 1-D arrays
+            A list for list input; zero on padding.
+        """
         check_is_fitted(self, "network_")
         seqs = self._check_X(X, fitting=False)
         return seqs.unpad(self._step_errors(seqs))

@@ -52,7 +52,19 @@ class CharRNN(RNNEstimatorBase):
     _per_step = True
 
     def fit(self, text: str, y=None):
-        """Learn ``text`` (a str of at least ``seq_length + 1`` characters)."""
+        """Learn a character language model of ``text``.
+
+        Parameters
+        ----------
+        text : str
+            The training text, at least ``seq_length + 1`` characters.
+        %(y_ignored)s
+
+        Returns
+        -------
+        self : CharRNN
+            The fitted model.
+        """
         text = _check_text(text, "text")
         self._check_task_params()
         if len(text) < self.seq_length + 1:
@@ -84,6 +96,11 @@ class CharRNN(RNNEstimatorBase):
             Divides the logits: below 1 is more conservative, above 1 more varied.
         random_state : int, Generator or None
             Seeds the sampling.
+
+        Returns
+        -------
+        str
+            The ``n_chars`` generated characters.
         """
         check_is_fitted(self, "network_")
         prompt = _check_text(prompt, "prompt", allow_empty=True)
@@ -115,7 +132,18 @@ class CharRNN(RNNEstimatorBase):
         return "".join(out)
 
     def bits_per_char(self, text: str) -> float:
-        """Mean ``-log2 p(next char)`` over ``text[1:]``, each conditioned on all before it."""
+        """Return the mean ``-log2 p(next char)`` over ``text[1:]``.
+
+        Parameters
+        ----------
+        text : str
+            At least 2 characters, each in ``vocabulary_``; each is predicted from all before it.
+
+        Returns
+        -------
+        float
+            Bits per character (lower is better; uniform guessing gives ``log2(vocabulary)``).
+        """
         check_is_fitted(self, "network_")
         codes = self._encode(_check_text(text, "text"), "text")
         if len(codes) < 2:

@@ -69,34 +69,65 @@ class RNNClassifier(ClassifierMixin, RNNEstimatorBase):
 
         Parameters
         ----------
-        X : array of shape (n, time, n_features) or (n, time), or list of (time_i, n_features)
-            Sequences; 2-D means univariate; a list may hold sequences of different lengths.
+        %(X)s
         y : array-like of shape (n,)
             Class labels.
-        sample_weight : array-like of shape (n,), optional
+        %(sample_weight)s
 
         Returns
         -------
-        self
+        self : RNNClassifier
+            The fitted estimator.
         """
         return self._fit(X, y, sample_weight)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch on ``(X, y)``, continuing from the current weights.
+        """Train one epoch on ``(X, y)``, continuing from the current weights.
 
-        ``classes`` (every label that will ever be seen) is required on the first call.
+        Parameters
+        ----------
+        %(X)s
+        y : array-like of shape (n,)
+            Class labels.
+        %(classes)s
+        %(sample_weight)s
+
+        Returns
+        -------
+        self : RNNClassifier
+            The updated estimator.
         """
         if not hasattr(self, "network_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n, n_classes), columns ordered as ``classes_``."""
+        """Predict class probabilities.
+
+        Parameters
+        ----------
+        %(X)s
+
+        Returns
+        -------
+        ndarray of shape (n, n_classes)
+            Probabilities, columns ordered as ``classes_``.
+        """
         check_is_fitted(self, "network_")
         return softmax(self._forward_all(self._check_X(X, fitting=False)))
 
     def predict(self, X) -> np.ndarray:
-        """Most probable class of each sequence, shape (n,)."""
+        """Predict the most probable class of each sequence.
+
+        Parameters
+        ----------
+        %(X)s
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Labels from ``classes_``.
+        """
         check_is_fitted(self, "network_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 

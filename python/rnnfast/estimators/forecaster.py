@@ -70,14 +70,39 @@ class RNNForecaster(RNNRegressor):
     _standardize_inputs = True
 
     def fit(self, X, y, sample_weight=None):
-        """Train on windows ``X`` (any sequence form) and targets ``y`` ((n,), (n, h) or
-        (n, h, k))."""
+        """Train on windows ``X`` and the values ``y`` that follow each.
+
+        Parameters
+        ----------
+        %(X)s
+        y : array-like of shape (n,), (n, horizon) or (n, horizon, k)
+            The values after each window.
+        %(sample_weight)s
+
+        Returns
+        -------
+        self : RNNForecaster
+            The fitted estimator.
+        """
         y, self._y_tail = _flatten_targets(y)
         self._series_k = None
         return self._fit(X, y, sample_weight)
 
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch on windows ``X`` and targets ``y``, continuing from the current weights."""
+        """Train one epoch on windows ``X`` and targets ``y``, continuing from the current weights.
+
+        Parameters
+        ----------
+        %(X)s
+        y : array-like of shape (n,), (n, horizon) or (n, horizon, k)
+            The values after each window.
+        %(sample_weight)s
+
+        Returns
+        -------
+        self : RNNForecaster
+            The updated estimator.
+        """
         y, tail = _flatten_targets(y)
         if not hasattr(self, "network_"):
             self._y_tail, self._series_k = tail, None
@@ -96,7 +121,8 @@ class RNNForecaster(RNNRegressor):
 
         Returns
         -------
-        self
+        self : RNNForecaster
+            The fitted estimator.
         """
         self._check_task_params()
         values, one_d = _check_series(series, "series")
@@ -108,7 +134,17 @@ class RNNForecaster(RNNRegressor):
         return self
 
     def predict(self, X) -> np.ndarray:
-        """Forecasts for windows ``X``, shaped like the ``y`` given to :meth:`fit`."""
+        """Forecast the values after each window of ``X``.
+
+        Parameters
+        ----------
+        %(X)s
+
+        Returns
+        -------
+        ndarray
+            Shaped like the ``y`` given to :meth:`fit`.
+        """
         out = super().predict(X)
         return out.reshape((len(out), *self._y_tail))
 
@@ -153,7 +189,8 @@ class RNNForecaster(RNNRegressor):
 
         Returns
         -------
-        ndarray of shape (steps,) or (steps, k), like ``series``
+        ndarray of shape (steps,) or (steps, k)
+            The forecast, shaped like ``series``.
         """
         check_is_fitted(self, "network_")
         if getattr(self, "_series_k", None) is None:

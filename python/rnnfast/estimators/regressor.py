@@ -78,16 +78,53 @@ class RNNRegressor(TargetStandardizer, RegressorMixin, RNNEstimatorBase):
     """
 
     def fit(self, X, y, sample_weight=None):
-        """Train on sequences ``X`` (see :meth:`RNNClassifier.fit`) and targets ``y`` of shape
-        (n,) or (n, n_targets)."""
+        """Train on sequences ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        %(X)s
+        y : array-like of shape (n,) or (n, n_targets)
+            Targets; standardised inside, predictions come back in their units.
+        %(sample_weight)s
+
+        Returns
+        -------
+        self : RNNRegressor
+            The fitted estimator.
+        """
         return self._fit(X, y, sample_weight)
 
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch on ``(X, y)``; the first call also fixes the target scaling."""
+        """Train one epoch on ``(X, y)``, continuing from the current weights.
+
+        The first call also fixes the target scaling.
+
+        Parameters
+        ----------
+        %(X)s
+        y : array-like of shape (n,) or (n, n_targets)
+            Targets.
+        %(sample_weight)s
+
+        Returns
+        -------
+        self : RNNRegressor
+            The updated estimator.
+        """
         return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X) -> np.ndarray:
-        """Predicted targets, shape (n,) or (n, n_targets) as ``y`` was in ``fit``."""
+        """Predict the targets of sequences ``X``.
+
+        Parameters
+        ----------
+        %(X)s
+
+        Returns
+        -------
+        ndarray of shape (n,) or (n, n_targets)
+            Shaped as ``y`` was in :meth:`fit`.
+        """
         check_is_fitted(self, "network_")
         out = self._unstandardize(self._forward_all(self._check_X(X, fitting=False)))
         return out[:, 0] if self._y_1d else out

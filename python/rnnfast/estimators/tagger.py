@@ -62,35 +62,89 @@ class SequenceTagger(RNNEstimatorBase):
 
         Parameters
         ----------
-        X : array of shape (n, time, n_features) or (n, time), or list of (time_i, ...) arrays
+        %(X)s
         y : array of shape (n, time), or list of 1-D arrays with ``len(y[i]) == len(X[i])``
+            A label per valid step of each sequence.
         sample_weight : array-like of shape (n,), optional
             Weight of each sequence (applies to all its steps).
+
+        Returns
+        -------
+        self : SequenceTagger
+            The fitted estimator.
         """
         return self._fit(X, y, sample_weight)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch on ``(X, y)``; ``classes`` (all labels) is required on the first call."""
+        """Train one epoch on ``(X, y)``, continuing from the current weights.
+
+        Parameters
+        ----------
+        %(X)s
+        y : array of shape (n, time), or list of 1-D arrays with ``len(y[i]) == len(X[i])``
+            A label per valid step of each sequence.
+        %(classes)s
+        sample_weight : array-like of shape (n,), optional
+            Weight of each sequence (applies to all its steps).
+
+        Returns
+        -------
+        self : SequenceTagger
+            The updated estimator.
+        """
         if not hasattr(self, "network_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def predict_proba(self, X):
-        """Per-step class probabilities: ``(n, time, n_classes)``, or a list of
-        ``(time_i, n_classes)`` arrays for list input."""
+        """Predict class probabilities at every valid step.
+
+        Parameters
+        ----------
+        %(X)s
+
+        Returns
+        -------
+        ndarray of shape (n, time, n_classes), or list of (time_i, n_classes) arrays
+            A list for list input; columns ordered as ``classes_``.
+        """
         check_is_fitted(self, "network_")
         seqs = self._check_X(X, fitting=False)
         return seqs.unpad(softmax(self._forward_all(seqs)))
 
     def predict(self, X):
-        """Per-step labels: ``(n, time)``, or a list of 1-D arrays for list input."""
+        """Predict the label of every valid step.
+
+        Parameters
+        ----------
+        %(X)s
+
+        Returns
+        -------
+        ndarray of shape (n, time), or list of 1-D arrays
+            A list for list input.
+        """
         check_is_fitted(self, "network_")
         seqs = self._check_X(X, fitting=False)
         labels = self.classes_[np.argmax(self._forward_all(seqs), axis=-1)]
         return seqs.unpad(labels)
 
     def score(self, X, y, sample_weight=None) -> float:
-        """Accuracy over all valid time steps (weighted by ``sample_weight`` per sequence)."""
+        """Return the accuracy over all valid time steps.
+
+        Parameters
+        ----------
+        %(X)s
+        y : array of shape (n, time), or list of 1-D arrays with ``len(y[i]) == len(X[i])``
+            A label per valid step of each sequence.
+        sample_weight : array-like of shape (n,), optional
+            Weight of each sequence (applies to all its steps).
+
+        Returns
+        -------
+        float
+            The share of valid steps labelled right, weighted per sequence.
+        """
         check_is_fitted(self, "network_")
         seqs = self._check_X(X, fitting=False)
         codes, mask = self._per_step_labels(seqs, y)

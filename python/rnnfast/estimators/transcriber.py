@@ -83,21 +83,36 @@ class SequenceTranscriber(RNNEstimatorBase):
 
         Parameters
         ----------
-        X : array of shape (n, time, n_features) or (n, time), or list of (time_i, n_features)
+        %(X)s
         y : sequence of n str, or of n 1-D sequences of hashable labels
             The transcriptions (a string's characters are its labels); some may be empty, but
             not all.
-        sample_weight : array-like of shape (n,), optional
+        %(sample_weight)s
 
         Returns
         -------
-        self
+        self : SequenceTranscriber
+            The fitted estimator.
         """
         return self._fit(X, y, sample_weight)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch on ``(X, y)``; ``classes`` (every label there will be) is required on the
-        first call."""
+        """Train one epoch on ``(X, y)``, continuing from the current weights.
+
+        Parameters
+        ----------
+        %(X)s
+        y : sequence of n str, or of n 1-D sequences of hashable labels
+            The transcriptions (a string's characters are its labels).
+        classes : array-like, optional
+            Every label there will ever be; required on the first call.
+        %(sample_weight)s
+
+        Returns
+        -------
+        self : SequenceTranscriber
+            The updated estimator.
+        """
         if not hasattr(self, "network_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
@@ -107,7 +122,7 @@ class SequenceTranscriber(RNNEstimatorBase):
 
         Parameters
         ----------
-        X : array or list of sequences, as in ``fit``
+        %(X)s
         beam_size : int, default 1
             1: best-path decoding (the most probable label at each step, repeats collapsed,
             blanks dropped); more: prefix beam search keeping this many prefixes, which sums
@@ -128,7 +143,7 @@ class SequenceTranscriber(RNNEstimatorBase):
 
         Parameters
         ----------
-        X : array or list of sequences, as in ``fit``
+        %(X)s
 
         Returns
         -------
@@ -144,10 +159,23 @@ class SequenceTranscriber(RNNEstimatorBase):
         return net_input.unpad(probabilities)
 
     def score(self, X, y, sample_weight=None) -> float:
-        """``1 - label error rate``: one minus the total edit distance between the best-path
-        transcriptions and ``y`` over the total length of ``y`` (weighted per sequence by
-        ``sample_weight``). 1 is perfect; it can be negative when the output is much longer
-        than the reference."""
+        """Return ``1 - label error rate`` of the best-path transcriptions.
+
+        Parameters
+        ----------
+        %(X)s
+        y : sequence of n str, or of n 1-D sequences of hashable labels
+            The transcriptions (a string's characters are its labels).
+        sample_weight : array-like of shape (n,), optional
+            Weight of each sequence's errors and length.
+
+        Returns
+        -------
+        float
+            One minus the total edit distance between the transcriptions and ``y`` over the
+            total length of ``y``. 1 is perfect; it can be negative when the output is much
+            longer than the reference.
+        """
         check_is_fitted(self, "network_")
         seqs = self._check_X(X, fitting=False)
         references = self._check_transcriptions(y, len(seqs), fitting=False)

@@ -105,13 +105,16 @@ class SequenceTranslator(RNNEstimatorBase):
 
         Parameters
         ----------
-        X : list of str, or list of 1-D arrays of non-negative integer ids
-        y : list of str, or list of 1-D arrays of non-negative integer ids
-        sample_weight : array-like of shape (n,), optional
+        X : list of str, or list of 1-D arrays of non-negative int ids
+            The sources.
+        y : list of str, or list of 1-D arrays of non-negative int ids
+            The target of each source.
+        %(sample_weight)s
 
         Returns
         -------
-        self
+        self : SequenceTranslator
+            The fitted estimator.
         """
         fresh = not (self.warm_start or getattr(self, "_resuming", False)) or not hasattr(
             self, "network_"
@@ -125,7 +128,8 @@ class SequenceTranslator(RNNEstimatorBase):
 
         Parameters
         ----------
-        X : list of str, or list of 1-D integer id arrays (as in ``fit``)
+        X : list of str, or list of 1-D int id arrays
+            The sources, of the kind ``fit`` was given.
         beam_size : int or None
             Overrides the ``beam_size`` parameter.
         max_length : int or None
@@ -133,7 +137,8 @@ class SequenceTranslator(RNNEstimatorBase):
 
         Returns
         -------
-        list of str, or list of int64 arrays (the kind of ``y`` in ``fit``)
+        list of str, or list of int64 arrays
+            One translation per source, of the kind of ``y`` in ``fit``.
         """
         check_is_fitted(self, "network_")
         beam = self.beam_size if beam_size is None else beam_size
@@ -162,7 +167,22 @@ class SequenceTranslator(RNNEstimatorBase):
         return [self._decode(ids) for ids in out]
 
     def score(self, X, y, sample_weight=None) -> float:
-        """Exact-match accuracy: the share of sources translated exactly to ``y``."""
+        """Return the exact-match accuracy: the share of sources translated exactly to ``y``.
+
+        Parameters
+        ----------
+        X : list of str, or list of 1-D int id arrays
+            The sources.
+        y : list of str, or list of 1-D int id arrays
+            The reference targets.
+        sample_weight : array-like of shape (n,), optional
+            Weight of each source; None weighs all equally.
+
+        Returns
+        -------
+        float
+            Between 0 and 1.
+        """
         predicted = self.predict(X)
         reference = self._check_side(y, "y", fitting=False, kind=self.target_kind_)
         same = np.array(

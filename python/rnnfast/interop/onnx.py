@@ -40,9 +40,12 @@ def export(obj, path, *, lengths: bool = True, dtype=np.float32, opset: int = DE
 
     Parameters
     ----------
-    obj : rnnfast.nn.RNN, LSTM, GRU, SequenceNetwork, SequenceAutoencoder, or a fitted
-        RNNClassifier, SequenceTagger, SequenceTranscriber, RNNRegressor or RNNForecaster
+    obj : rnnfast module or fitted estimator
+        An ``nn.RNN``, ``LSTM``, ``GRU``, ``SequenceNetwork`` or ``SequenceAutoencoder``, or a
+        fitted ``RNNClassifier``, ``SequenceTagger``, ``SequenceTranscriber``,
+        ``RNNRegressor`` or ``RNNForecaster``.
     path : str, os.PathLike or binary file object
+        Where to write the model.
     lengths : bool, default True
         Give the graph a ``lengths`` input for padded batches of different lengths; without it
         every sequence is taken to fill the time axis.

@@ -18,9 +18,10 @@ def to_torch(obj):
 
     Parameters
     ----------
-    obj : rnnfast.nn.RNN, LSTM, GRU, Linear, SequenceNetwork, SequenceAutoencoder,
-        EncoderDecoder, or a fitted RNNClassifier, SequenceTagger, SequenceTranscriber,
-        RNNRegressor or RNNForecaster
+    obj : rnnfast module or fitted estimator
+        An ``nn.RNN``, ``LSTM``, ``GRU``, ``Linear``, ``SequenceNetwork``,
+        ``SequenceAutoencoder`` or ``EncoderDecoder``, or a fitted ``RNNClassifier``,
+        ``SequenceTagger``, ``SequenceTranscriber``, ``RNNRegressor`` or ``RNNForecaster``.
 
     Returns
     -------
@@ -107,8 +108,10 @@ def from_torch(module):
 
     Parameters
     ----------
-    module : torch.nn.RNN, LSTM, GRU (``batch_first=True``, no ``proj_size``), torch.nn.Linear,
-        or a ``TorchSequenceNetwork`` / ``TorchSequenceAutoencoder`` made by :func:`to_torch`
+    module : torch.nn.Module
+        A ``torch.nn.RNN``, ``LSTM`` or ``GRU`` (``batch_first=True``, no ``proj_size``), a
+        ``torch.nn.Linear``, or a ``TorchSequenceNetwork`` / ``TorchSequenceAutoencoder`` made
+        by :func:`to_torch`.
 
     Returns
     -------

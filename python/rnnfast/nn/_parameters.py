@@ -12,14 +12,25 @@ class StateDictMixin:
     ``dtype``; :meth:`_forget_forward` drops what a forward kept (it used the old weights)."""
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters, keyed and shaped as the matching torch module's."""
+        """Return copies of the parameters, keyed and shaped as the matching torch module's.
+
+        Returns
+        -------
+        dict of str to ndarray
+            The copies.
+        """
         return {name: value.copy() for name, value in self.params.items()}
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Copy parameters in from a mapping with exactly the keys of :meth:`state_dict`.
 
-        Values may be any array-likes of the right shapes (e.g. ``tensor.numpy()``); they are
-        cast to this module's dtype. A cached forward is dropped, as it used the old weights.
+        A cached forward is dropped, as it used the old weights.
+
+        Parameters
+        ----------
+        state_dict : mapping of str to array-like
+            Values of the right shapes (e.g. ``tensor.numpy()``); they are cast to this module's
+            dtype.
         """
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")

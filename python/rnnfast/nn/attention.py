@@ -35,11 +35,14 @@ class Attention(StateDictMixin, SaveMixin):
     Parameters
     ----------
     query_size, memory_size : int
+        Features of a query step and of a memory step.
     kind : {"dot", "general", "additive"}, default "general"
+        The score, as above.
     attention_size : int or None, default None
         Width of the additive score's hidden layer (``memory_size`` when None); only for
         ``"additive"``.
     dtype : numpy.float32 or numpy.float64, default float32
+        Precision of the parameters and computations.
     random_state : int, numpy.random.Generator or None
         Seeds ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` for each matrix (torch's ``Linear``
         default) and ``v``.
@@ -118,7 +121,9 @@ class Attention(StateDictMixin, SaveMixin):
         Parameters
         ----------
         query : array-like of shape (batch, Tq, query_size)
+            The query steps (e.g. decoder states).
         memory : array-like of shape (batch, Tk, memory_size)
+            The steps attended over (e.g. encoder outputs).
         memory_lengths : array-like of int of shape (batch,), optional
             Valid memory steps per sample, in ``[1, Tk]``; steps past them get weight exactly 0.
         training : bool, default True
@@ -127,8 +132,9 @@ class Attention(StateDictMixin, SaveMixin):
         Returns
         -------
         context : ndarray of shape (batch, Tq, memory_size)
+            The weighted mean of the memory for each query step.
         weights : ndarray of shape (batch, Tq, Tk)
-            Each row sums to 1 over the sample's valid memory steps.
+            The attention weights; each row sums to 1 over the sample's valid memory steps.
         """
         query = as_float_array(query, "query", self.dtype, (None, None, self.query_size))
         batch = query.shape[0]
@@ -161,14 +167,25 @@ class Attention(StateDictMixin, SaveMixin):
 
     # ----------------------------------------------------------------------------- backward
     def backward(self, grad_context, grad_weights=None):
-        """Backpropagate ``d loss / d context`` (and optionally ``d loss / d weights``).
+        """Backpropagate through the last training :meth:`forward`; sets :attr:`grads`.
+
+        Parameters
+        ----------
+        grad_context : array-like of shape (batch, Tq, memory_size)
+            Gradient of the loss w.r.t. ``context``.
+        grad_weights : array-like of shape (batch, Tq, Tk), optional
+            Gradient of the loss w.r.t. ``weights``, when the loss reads them too.
 
         Returns
         -------
         grad_query : ndarray of shape (batch, Tq, query_size)
+            Gradient w.r.t. ``query``.
         grad_memory : ndarray of shape (batch, Tk, memory_size)
+            Gradient w.r.t. ``memory``.
 
-        Sets :attr:`grads` (an empty dict for ``"dot"``).
+        Notes
+        -----
+        :attr:`grads` is an empty dict for ``"dot"``, which has no parameters.
         """
         if self._cache is None:
             raise RuntimeError("Attention.backward() needs a forward(..., training=True) first")

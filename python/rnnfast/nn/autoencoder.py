@@ -12,6 +12,7 @@ import numpy as np
 
 from rnnfast._saving import SaveMixin
 from rnnfast._validation import check_dtype
+from rnnfast.nn._docs import documented
 from rnnfast.nn.init import as_generator
 from rnnfast.nn.network import (
     SequenceNetwork,
@@ -26,12 +27,34 @@ from rnnfast.persistence import persistable
 
 
 @persistable(reset={"grads": None})
+@documented
 class SequenceAutoencoder(SaveMixin):
     """Recurrent encoder -> code -> recurrent decoder with a per-step linear head.
 
-    Parameters are those of :class:`SequenceNetwork` without ``output_size`` and ``per_step``
-    (the output reconstructs the input, one vector per step). ``params`` and ``grads`` are
-    keyed ``"encoder.<torch name>"`` and ``"decoder.<SequenceNetwork key>"``.
+    The output reconstructs the input, one vector per step. ``params`` and ``grads`` are keyed
+    ``"encoder.<torch name>"`` and ``"decoder.<SequenceNetwork key>"``.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn", "rnn_relu"}
+        The recurrent cell of both halves.
+    input_size, hidden_size : int
+        Features per step, and hidden units per layer and direction (the code has
+        ``num_directions * hidden_size`` features).
+    num_layers : int, default 1
+        Stacked layers in each half.
+    bidirectional : bool, default False
+        A bidirectional encoder.
+    dropout : float, default 0
+        Dropout between layers and before the head (training forwards only).
+    init : {"orthogonal", "xavier", "torch"}, default "orthogonal"
+        Recurrent weight initialisation.
+    forget_bias : float or None, default 1.0
+        LSTM forget-gate bias.
+    dtype : numpy.float32 or numpy.float64, default float32
+        Precision of the parameters and computations.
+    random_state : int, numpy.random.Generator or None
+        Seeds the weights and the dropout masks.
     """
 
     _saved_attributes = frozenset({"encoder", "decoder", "dtype", "params", "grads"})
@@ -72,19 +95,20 @@ class SequenceAutoencoder(SaveMixin):
 
     @property
     def input_size(self) -> int:
+        """Features per input step."""
         return self.encoder.input_size
 
     @property
     def output_size(self) -> int:
+        """Features per reconstructed step (the input size)."""
         return self.decoder.output_size
 
     def random_generators(self) -> tuple[np.random.Generator, ...]:
-        """The generators a training forward draws from (dropout masks), e.g. to rewind them."""
+        """%(random_generators)s"""
         return (*self.encoder.random_generators(), *self.decoder.random_generators())
 
     def max_batch(self, time: int) -> int:
-        """The most sequences of ``time`` steps one forward can take (see
-        :meth:`RecurrentStack.max_batch`)."""
+        """%(max_batch)s"""
         return min(self.encoder.max_batch(time), self.decoder.max_batch(time))
 
     def _check_loaded_state(self) -> None:
@@ -102,7 +126,22 @@ class SequenceAutoencoder(SaveMixin):
         check_joined_params(self.params, {"encoder": self.encoder, "decoder": self.decoder})
 
     def forward(self, x: np.ndarray, lengths: np.ndarray | None = None, training: bool = True):
-        """Reconstruction of ``x``, shape ``(batch, time, input_size)``."""
+        """Reconstruct ``x`` from its code.
+
+        Parameters
+        ----------
+        x : ndarray of shape (batch, time, input_size)
+            The sequences.
+        lengths : ndarray of int, shape (batch,), optional
+            Valid steps per sample; None: every sample fills the time axis.
+        training : bool, default True
+            Keep what :meth:`backward` needs and apply dropout.
+
+        Returns
+        -------
+        ndarray of shape (batch, time, input_size)
+            The reconstruction.
+        """
         _, state = self.encoder.forward(x, lengths, None, training)
         code = final_features(self.encoder, state)
         repeated = np.ascontiguousarray(
@@ -113,7 +152,18 @@ class SequenceAutoencoder(SaveMixin):
     __call__ = forward
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """Backpropagate ``d loss / d reconstruction``; sets :attr:`grads`, returns ``d/dx``."""
+        """Backpropagate through the last training :meth:`forward`; sets :attr:`grads`.
+
+        Parameters
+        ----------
+        grad_output : ndarray of shape (batch, time, input_size)
+            Gradient of the loss w.r.t. the reconstruction.
+
+        Returns
+        -------
+        ndarray of shape (batch, time, input_size)
+            Gradient w.r.t. ``x``.
+        """
         # the code feeds every decoder step, so its gradient sums over steps (zero on padding)
         grad_code = self.decoder.backward(grad_output).sum(axis=1)
         grad_x, _ = self.encoder.backward(*final_feature_grads(self.encoder, grad_code))

@@ -14,8 +14,7 @@ from rnnfast.nn.losses import log_softmax
 
 
 def ctc_greedy_decode(scores, input_lengths=None, blank: int = 0) -> list[np.ndarray]:
-    """Best-path decoding: the most probable class at each step, repeats collapsed, blanks
-    dropped.
+    """Decode the best path: the likeliest class per step, repeats collapsed, blanks dropped.
 
     Parameters
     ----------
@@ -24,6 +23,7 @@ def ctc_greedy_decode(scores, input_lengths=None, blank: int = 0) -> list[np.nda
     input_lengths : array-like of int of shape (n,), optional
         Valid steps of each sample, in ``[1, time]``; all ``time`` when omitted.
     blank : int, default 0
+        Index of the blank class.
 
     Returns
     -------
@@ -54,8 +54,10 @@ def ctc_beam_decode(
     *,
     return_scores: bool = False,
 ):
-    """Prefix beam search: the most probable label sequence, each summed over its alignments,
-    among the ``beam_size`` best prefixes kept at every step (in C++, parallel over samples).
+    """Decode by prefix beam search: the most probable label sequence over its alignments.
+
+    The ``beam_size`` best prefixes are kept at every step (in C++, parallel over samples), each
+    scored by the sum over its alignments.
 
     With ``beam_size`` at least the number of distinct label prefixes the search is exact;
     ``beam_size=1`` keeps one prefix but, unlike :func:`ctc_greedy_decode`, still sums the
@@ -68,6 +70,7 @@ def ctc_beam_decode(
     input_lengths : array-like of int of shape (n,), optional
         Valid steps of each sample, in ``[1, time]``; all ``time`` when omitted.
     blank : int, default 0
+        Index of the blank class.
     beam_size : int, default 10
         Prefixes kept per step (at least 1).
     return_scores : bool, default False
@@ -76,8 +79,9 @@ def ctc_beam_decode(
     Returns
     -------
     labels : list of n int64 ndarrays
+        Each sample's best label sequence.
     log_probs : ndarray of shape (n,)
-        Only with ``return_scores``.
+        Log-probability of each best sequence; only with ``return_scores``.
     """
     scores, lengths, blank = check_step_scores(scores, "scores", input_lengths, blank)
     beam_size = check_number(beam_size, "beam_size", 1, integer=True)

@@ -17,7 +17,9 @@ class Linear(SaveMixin):
     Parameters
     ----------
     in_features, out_features : int
+        Input and output features.
     dtype : numpy.float32 or numpy.float64, default float32
+        Precision of the parameters and computations.
     random_state : int, numpy.random.Generator or None
         Seeds ``U(-1/sqrt(in_features), 1/sqrt(in_features))``, torch's default.
 
@@ -61,8 +63,22 @@ class Linear(SaveMixin):
         check_loaded_parameters(self.params, shapes, self.dtype, "Linear")
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
-        """``x`` ``(..., in_features)`` -> ``(..., out_features)``; keeps ``x`` if training
-        (an inference forward leaves the last training input for :meth:`backward`)."""
+        """Apply the map to the last axis of ``x``.
+
+        Parameters
+        ----------
+        x : ndarray of shape (..., in_features)
+            The input.
+        training : bool, default True
+            Keep ``x`` for :meth:`backward` (an inference forward leaves the last training
+            input in place).
+
+        Returns
+        -------
+        ndarray of shape (..., out_features)
+            The output, accumulated in float64 and rounded once, so it does not depend on the
+            batch.
+        """
         if training:
             self._input = x
         # Accumulate in float64 and round once: float32 BLAS results depend on the number of
@@ -71,7 +87,18 @@ class Linear(SaveMixin):
         return out.astype(self.dtype, copy=False)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """Gradient w.r.t. the last training input; sets :attr:`grads`."""
+        """Backpropagate through the last training :meth:`forward`; sets :attr:`grads`.
+
+        Parameters
+        ----------
+        grad_output : ndarray of shape (..., out_features)
+            Gradient of the loss w.r.t. the output.
+
+        Returns
+        -------
+        ndarray of shape (..., in_features)
+            Gradient w.r.t. the input.
+        """
         if self._input is None:
             raise RuntimeError("Linear.backward() needs a forward(..., training=True) first")
         x2 = self._input.reshape(-1, self.in_features)

@@ -27,6 +27,7 @@ class Embedding(StateDictMixin, SaveMixin):
         An id whose row is zero and never receives a gradient (negative counts from the end,
         as in torch). Typically 0, the padding id of :class:`rnnfast.TextSequencer`.
     dtype : numpy.float32 or numpy.float64, default float32
+        Precision of the parameters and computations.
     random_state : int, numpy.random.Generator or None
         Seeds the ``N(0, 1)`` initialisation (torch's).
 
@@ -83,7 +84,8 @@ class Embedding(StateDictMixin, SaveMixin):
 
         Returns
         -------
-        ndarray of shape ``tokens.shape + (embedding_dim,)``
+        ndarray of shape tokens.shape + (embedding_dim,)
+            The vector of each id.
         """
         tokens = check_token_ids(tokens, self.num_embeddings, "tokens")
         if training:
@@ -93,8 +95,16 @@ class Embedding(StateDictMixin, SaveMixin):
     __call__ = forward
 
     def backward(self, grad_output: np.ndarray) -> None:
-        """Set ``grads["weight"]``: each row sums the gradients of the steps that read it
-        (the padding row gets none). Token ids have no gradient, so nothing is returned."""
+        """Backpropagate into the table: set ``grads["weight"]``.
+
+        Each row sums the gradients of the steps that read it (the padding row gets none).
+        Token ids have no gradient, so nothing is returned.
+
+        Parameters
+        ----------
+        grad_output : ndarray of shape tokens.shape + (embedding_dim,)
+            Gradient of the loss w.r.t. the last training forward's output.
+        """
         if self._tokens is None:
             raise RuntimeError("Embedding.backward() needs a forward(..., training=True) first")
         expected = (*self._tokens.shape, self.embedding_dim)

@@ -16,12 +16,35 @@ CTC_REDUCTIONS = ("mean", "sum", "none")
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """``log(softmax(logits))`` over the last axis, stable for any finite logits."""
+    """Return ``log(softmax(logits))`` over the last axis, stable for any finite logits.
+
+    Parameters
+    ----------
+    logits : ndarray
+        Unnormalised scores, classes on the last axis.
+
+    Returns
+    -------
+    ndarray
+        Log-probabilities, shaped like ``logits``.
+    """
     shifted = logits - logits.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
+    """Return ``softmax(logits)`` over the last axis.
+
+    Parameters
+    ----------
+    logits : ndarray
+        Unnormalised scores, classes on the last axis.
+
+    Returns
+    -------
+    ndarray
+        Probabilities, shaped like ``logits``; each row sums to 1.
+    """
     return np.exp(log_softmax(logits))
 
 
@@ -33,6 +56,7 @@ def cross_entropy(
     Parameters
     ----------
     logits : ndarray of shape (n, n_classes)
+        Unnormalised class scores.
     target : int ndarray of shape (n,)
         Class indices in ``[0, n_classes)``.
     weight : ndarray of shape (n,), optional
@@ -41,8 +65,9 @@ def cross_entropy(
     Returns
     -------
     loss : float
+        The weighted mean cross-entropy.
     grad : ndarray of shape (n, n_classes)
-        ``w_i (softmax(logits_i) - onehot(target_i)) / sum(w)``.
+        Gradient w.r.t. ``logits``: ``w_i (softmax(logits_i) - onehot(target_i)) / sum(w)``.
     """
     n = logits.shape[0]
     weight = _row_weights(weight, n, logits.dtype)
@@ -59,9 +84,25 @@ def cross_entropy(
 def squared_error(
     prediction: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None
 ) -> tuple[float, np.ndarray]:
-    """Mean squared error over rows and outputs, ``sum_i w_i |p_i - t_i|^2 / (k sum(w))``.
+    """Return the mean squared error over rows and outputs, and its gradient.
 
-    ``prediction`` and ``target`` are ``(n, k)``; returns the loss and its gradient.
+    The loss is ``sum_i w_i |p_i - t_i|^2 / (k sum(w))``.
+
+    Parameters
+    ----------
+    prediction : ndarray of shape (n, k)
+        The predictions.
+    target : ndarray of shape (n, k)
+        The targets.
+    weight : ndarray of shape (n,), optional
+        Non-negative row weights; ones when omitted.
+
+    Returns
+    -------
+    loss : float
+        The weighted mean squared error.
+    grad : ndarray of shape (n, k)
+        Gradient of ``loss`` w.r.t. ``prediction``.
     """
     n, k = prediction.shape
     weight = _row_weights(weight, n, prediction.dtype)
@@ -104,7 +145,7 @@ def ctc_loss(
     logits : ndarray of shape (n, time, n_classes)
         Unnormalised per-step class scores, batch-first (float64 stays float64, other real
         dtypes are computed in float32). The softmax is taken here.
-    targets : sequence of n 1-D integer arrays
+    targets : sequence of n 1-D int arrays
         Sample i's labels, each in ``[0, n_classes)`` and not ``blank``; may be empty.
     input_lengths : array-like of int of shape (n,), optional
         Valid steps of each sample, in ``[1, time]``; all ``time`` when omitted.
@@ -121,6 +162,7 @@ def ctc_loss(
     Returns
     -------
     loss : float, or ndarray of shape (n,) for ``reduction="none"``
+        The loss as ``reduction`` asks.
     grad : ndarray of shape (n, time, n_classes)
         Gradient of ``loss`` w.r.t. ``logits`` (for ``"none"``: of the sum of the losses);
         zero past each input length.

@@ -18,6 +18,7 @@ from rnnfast._validation import (
     check_positive_int,
     check_probability,
 )
+from rnnfast.nn._docs import documented
 from rnnfast.nn.dense import Linear
 from rnnfast.nn.dropout import dropout_mask
 from rnnfast.nn.embedding import Embedding
@@ -42,8 +43,34 @@ def make_recurrent(
     dtype: object = np.float32,
     random_state=None,
 ) -> RecurrentStack:
-    """Build the recurrent stack named by ``cell`` (one of ``CELL_TYPES``), initialised by
-    ``init`` and ``forget_bias`` (see :func:`rnnfast.nn.init.initialize_recurrent`)."""
+    """Build the recurrent stack named by ``cell``, initialised by ``init`` and ``forget_bias``.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn", "rnn_relu"}
+        The cell (``"rnn"``: tanh).
+    input_size, hidden_size : int
+        Features per input step and hidden units per layer and direction.
+    num_layers : int, default 1
+        Stacked layers.
+    bidirectional : bool, default False
+        Also run each layer in reverse.
+    dropout : float, default 0
+        Dropout between layers (training forwards only).
+    init : {"orthogonal", "xavier", "torch"}, default "torch"
+        Weight initialisation, see :func:`rnnfast.nn.init.initialize_recurrent`.
+    forget_bias : float or None, default None
+        LSTM forget-gate bias (None: as ``init`` leaves it).
+    dtype : numpy.float32 or numpy.float64, default float32
+        Precision of the parameters and computations.
+    random_state : int, numpy.random.Generator or None
+        Seeds the weights and the dropout masks.
+
+    Returns
+    -------
+    RecurrentStack
+        An :class:`RNN`, :class:`LSTM` or :class:`GRU`.
+    """
     rng = as_generator(random_state)
     kwargs = dict(
         num_layers=num_layers,
@@ -66,15 +93,20 @@ def make_recurrent(
 
 
 @persistable(reset={"grads": None, "_mask": None})
+@documented
 class SequenceNetwork(SaveMixin):
     """Recurrent stack -> dropout -> :class:`~rnnfast.nn.Linear` head.
 
     Parameters
     ----------
     cell : {"lstm", "gru", "rnn", "rnn_relu"}
+        The recurrent cell (``"rnn"``: tanh).
     input_size, hidden_size, output_size : int
+        Features per input step, hidden units per layer and direction, and outputs.
     num_layers : int, default 1
+        Stacked recurrent layers.
     bidirectional : bool, default False
+        Also run each layer in reverse.
     dropout : float, default 0
         Dropout rate between recurrent layers and before the head (training forwards only).
     per_step : bool, default False
@@ -84,6 +116,7 @@ class SequenceNetwork(SaveMixin):
     forget_bias : float or None, default 1.0
         LSTM forget-gate bias.
     dtype : numpy.float32 or numpy.float64, default float32
+        Precision of the parameters and computations.
     random_state : int, numpy.random.Generator or None
         Seeds the weights and the dropout masks.
     num_embeddings : int or None, default None
@@ -182,15 +215,15 @@ class SequenceNetwork(SaveMixin):
 
     @property
     def input_size(self) -> int:
+        """Features per input step (the embedding size for token input)."""
         return self.recurrent.input_size
 
     def random_generators(self) -> tuple[np.random.Generator, ...]:
-        """The generators a training forward draws from (dropout masks), e.g. to rewind them."""
+        """%(random_generators)s"""
         return (self._rng, *self.recurrent.random_generators())
 
     def max_batch(self, time: int) -> int:
-        """The most sequences of ``time`` steps one forward can take (see
-        :meth:`RecurrentStack.max_batch`)."""
+        """%(max_batch)s"""
         return self.recurrent.max_batch(time)
 
     def _check_loaded_state(self) -> None:
@@ -231,6 +264,7 @@ class SequenceNetwork(SaveMixin):
 
     @property
     def output_size(self) -> int:
+        """Outputs of the head."""
         return self.head.out_features
 
     def forward(
@@ -241,10 +275,27 @@ class SequenceNetwork(SaveMixin):
         training: bool = True,
         return_state: bool = False,
     ):
-        """Outputs ``(batch, output_size)``, or ``(batch, time, output_size)`` when per step.
+        """Run the network on a batch.
 
-        ``hx`` is passed to the recurrent stack; with ``return_state`` the final state is
-        returned too, as ``(outputs, h_n)`` (for carrying state across calls, e.g. generation).
+        Parameters
+        ----------
+        x : ndarray of shape (batch, time, input_size), or int ids (batch, time)
+            The input; ids with ``num_embeddings``.
+        lengths : ndarray of int, shape (batch,), optional
+            Valid steps per sample; None: every sample fills the time axis.
+        hx : ndarray or tuple, optional
+            Initial state of the recurrent stack (see :meth:`RecurrentStack.forward`).
+        training : bool, default True
+            Keep what :meth:`backward` needs and apply dropout.
+        return_state : bool, default False
+            Also return the final state, e.g. to carry it across calls in generation.
+
+        Returns
+        -------
+        outputs : ndarray of shape (batch, output_size), or (batch, time, output_size) per step
+            The head's outputs.
+        h_n : ndarray or tuple
+            The final state; only with ``return_state``.
         """
         if self.embedding is not None:
             x = self.embedding.forward(_token_ids(x), training)
@@ -268,8 +319,18 @@ class SequenceNetwork(SaveMixin):
     __call__ = forward
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray | None:
-        """Backpropagate ``d loss / d outputs``; sets :attr:`grads`, returns ``d loss / d x``
-        (None for token input: ids have no gradient)."""
+        """Backpropagate through the last training :meth:`forward`; sets :attr:`grads`.
+
+        Parameters
+        ----------
+        grad_output : ndarray shaped like the outputs
+            Gradient of the loss w.r.t. the outputs.
+
+        Returns
+        -------
+        ndarray of shape (batch, time, input_size), or None
+            Gradient w.r.t. ``x``; None for token input (ids have no gradient).
+        """
         grad_features = self.head.backward(grad_output)
         if self._mask is not None:
             grad_features = grad_features * self._mask

@@ -19,7 +19,7 @@ POOLING_KINDS = ("last", "mean", "max", "attention")
 
 @persistable(reset={"grads": None, "_cache": None})
 class SequencePooling(SaveMixin):
-    """``(batch, time, width)`` outputs with per-sample lengths -> ``(batch, width)``.
+    """Pool ``(batch, time, width)`` outputs over each sample's valid steps to ``(batch, width)``.
 
     Parameters
     ----------
@@ -28,7 +28,9 @@ class SequencePooling(SaveMixin):
         the pooled vector is ``softmax(outputs @ query) @ outputs`` over the valid steps. The
         query starts at zero, so training starts from mean pooling.
     width : int
+        Features per step.
     dtype : numpy.float32 or numpy.float64, default float32
+        Precision of the parameters and computations.
     """
 
     _saved_attributes = frozenset({"kind", "width", "dtype", "params", "grads", "_cache"})
@@ -44,8 +46,22 @@ class SequencePooling(SaveMixin):
         self._cache: dict | None = None
 
     def forward(self, outputs: np.ndarray, lengths: np.ndarray, training: bool = True):
-        """Pool ``outputs`` (zero past each sample's length, as the recurrent stack gives them)
-        over the first ``lengths[b]`` steps of each sample."""
+        """Pool each sample's first ``lengths[b]`` steps.
+
+        Parameters
+        ----------
+        outputs : ndarray of shape (batch, time, width)
+            Zero past each sample's length, as the recurrent stack gives them.
+        lengths : ndarray of int, shape (batch,)
+            Valid steps per sample.
+        training : bool, default True
+            Keep what :meth:`backward` needs.
+
+        Returns
+        -------
+        ndarray of shape (batch, width)
+            The pooled vectors.
+        """
         valid = np.arange(outputs.shape[1])[None, :] < lengths[:, None]  # (batch, time)
         if self.kind == "mean":
             pooled = outputs.sum(axis=1) / lengths[:, None].astype(self.dtype)
@@ -66,8 +82,19 @@ class SequencePooling(SaveMixin):
         return pooled.astype(self.dtype, copy=False)
 
     def backward(self, grad_pooled: np.ndarray) -> np.ndarray:
-        """``d loss / d outputs`` ``(batch, time, width)`` (zero past each length); sets
-        :attr:`grads` (the query's gradient for ``"attention"``)."""
+        """Backpropagate through the last training :meth:`forward`; sets :attr:`grads`.
+
+        Parameters
+        ----------
+        grad_pooled : ndarray of shape (batch, width)
+            Gradient of the loss w.r.t. the pooled vectors.
+
+        Returns
+        -------
+        ndarray of shape (batch, time, width)
+            Gradient w.r.t. ``outputs`` (zero past each length); for ``"attention"`` the
+            query's gradient goes to :attr:`grads`.
+        """
         if self._cache is None:
             raise RuntimeError("SequencePooling.backward() needs a forward(..., training=True)")
         cache = self._cache

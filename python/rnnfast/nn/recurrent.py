@@ -22,6 +22,7 @@ from rnnfast._validation import (
     check_probability,
 )
 from rnnfast.backends import cpu
+from rnnfast.nn._docs import documented
 from rnnfast.nn._parameters import StateDictMixin
 from rnnfast.nn.dropout import dropout_mask
 from rnnfast.nn.init import as_generator, torch_default_uniform
@@ -87,10 +88,47 @@ class _ForwardCache:
 MAX_ELEMENTS = 2**31 - 1
 
 
+# The constructor parameters every recurrent stack shares (numpydoc entries).
+_STACK_PARAMETERS = """\
+input_size, hidden_size : int
+    Features per input step and hidden units per layer and direction.
+num_layers : int, default 1
+    Stacked layers; layer ``k > 0`` reads layer ``k - 1``'s output.
+bidirectional : bool, default False
+    Also run each layer in reverse and concatenate both directions' outputs.
+dtype : numpy.float32 or numpy.float64, default float32
+    Precision of the parameters and computations.
+random_state : int, numpy.random.Generator or None
+    Seeds the initial weights, ``U(-1/sqrt(hidden), 1/sqrt(hidden))`` as in torch, and the
+    dropout masks.
+dropout : float in [0, 1), default 0
+    Keyword-only: the probability of zeroing each input feature of layers
+    ``1 .. num_layers - 1`` in a training forward, as in torch (inverted dropout: kept values
+    are scaled by ``1 / (1 - dropout)``); inference forwards never drop.
+"""
+
+
+def _document_parameters(cls):
+    """Fill ``%(stack_parameters)s`` in ``cls``'s docstring with :data:`_STACK_PARAMETERS`,
+    and ``%(rnn_parameters)s`` with them and ``nonlinearity`` in :class:`RNN`'s order."""
+    rnn_parameters = _STACK_PARAMETERS.replace(
+        "bidirectional :",
+        'nonlinearity : {"tanh", "relu"}, default "tanh"\n    The activation ``act``.\n'
+        "bidirectional :",
+        1,
+    )
+    return documented(cls, stack_parameters=_STACK_PARAMETERS, rnn_parameters=rnn_parameters)
+
+
+@_document_parameters
 class RecurrentStack(StateDictMixin, SaveMixin):
     """Multi-layer, optionally bidirectional recurrent network over whole sequences.
 
     Use the subclasses :class:`RNN`, :class:`LSTM` and :class:`GRU`.
+
+    Parameters
+    ----------
+    %(stack_parameters)s
 
     Attributes
     ----------
@@ -101,10 +139,6 @@ class RecurrentStack(StateDictMixin, SaveMixin):
         Optimizers update these arrays in place.
     grads : dict of str to ndarray or None
         Gradients of the last :meth:`backward`, with the keys of ``params``.
-
-    ``dropout`` (keyword-only, default 0) is the probability of zeroing each input feature of
-    layers ``1 .. num_layers - 1`` in a training forward, as in torch (inverted dropout: kept
-    values are scaled by ``1 / (1 - dropout)``); inference forwards never drop.
     """
 
     _gates: int
@@ -148,17 +182,15 @@ class RecurrentStack(StateDictMixin, SaveMixin):
     # ----------------------------------------------------------------------------- structure
     @property
     def num_directions(self) -> int:
+        """2 when bidirectional, else 1."""
         return 2 if self.bidirectional else 1
 
     def random_generators(self) -> tuple[np.random.Generator, ...]:
-        """The generators a training forward draws from (dropout masks), e.g. to rewind them."""
+        """%(random_generators)s"""
         return (self._dropout_rng,)
 
     def max_batch(self, time: int) -> int:
-        """The most sequences of ``time`` steps that one :meth:`forward` (and its
-        :meth:`backward`) can take: the core indexes ``time * batch * width`` with 32-bit
-        integers. 0 when not even one fits; split the batch (or the time axis) to stay inside.
-        """
+        """%(max_batch)s"""
         return MAX_ELEMENTS // (check_positive_int(time, "time") * self._row_width())
 
     def _row_width(self) -> int:
@@ -365,6 +397,8 @@ class RecurrentStack(StateDictMixin, SaveMixin):
         grad_hx : ndarray of shape (num_layers * num_directions, batch, hidden_size)
             Gradient w.r.t. the initial state; a tuple ``(grad_h0, grad_c0)`` for LSTM.
 
+        Notes
+        -----
         The parameter gradients are stored in :attr:`grads` (not accumulated across calls).
         BPTT writes its gate gradients over the activations the forward saved, so it needs
         almost no memory of its own; calling ``backward`` again after the same forward first
@@ -502,20 +536,13 @@ _FORWARD_STATE = {"grads": None, "_cache": None, "_last_forward_was_inference": 
 
 
 @persistable(reset=_FORWARD_STATE)
+@_document_parameters
 class RNN(RecurrentStack):
     """Elman RNN, ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``; torch.nn.RNN-compatible.
 
     Parameters
     ----------
-    input_size, hidden_size : int
-        Features per input step and hidden units per layer and direction.
-    num_layers : int, default 1
-        Stacked layers; layer ``k > 0`` reads layer ``k - 1``'s output.
-    nonlinearity : {"tanh", "relu"}, default "tanh"
-    bidirectional : bool, default False
-    dtype : numpy.float32 or numpy.float64, default float32
-    random_state : int, numpy.random.Generator or None
-        Seeds the initial weights, ``U(-1/sqrt(hidden), 1/sqrt(hidden))`` as in torch.
+    %(rnn_parameters)s
 
     Examples
     --------
@@ -572,11 +599,15 @@ class RNN(RecurrentStack):
 
 
 @persistable(reset=_FORWARD_STATE)
+@_document_parameters
 class LSTM(RecurrentStack):
     """Long short-term memory, torch.nn.LSTM-compatible (gate order i, f, g, o).
 
-    Parameters are those of :class:`RNN` without ``nonlinearity``. The state is a tuple
-    ``(h, c)`` in ``hx``, the returned final state and the gradients.
+    The state is a tuple ``(h, c)`` in ``hx``, the returned final state and the gradients.
+
+    Parameters
+    ----------
+    %(stack_parameters)s
     """
 
     _gates = 4
@@ -589,11 +620,15 @@ class LSTM(RecurrentStack):
 
 
 @persistable(reset=_FORWARD_STATE)
+@_document_parameters
 class GRU(RecurrentStack):
     """Gated recurrent unit, torch.nn.GRU-compatible (gates r, z, n; reset after W_hn h).
 
     ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = (1 - z) * n + z * h``.
-    Parameters are those of :class:`RNN` without ``nonlinearity``.
+
+    Parameters
+    ----------
+    %(stack_parameters)s
     """
 
     _gates = 3

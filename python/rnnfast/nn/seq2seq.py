@@ -18,6 +18,7 @@ import numpy as np
 
 from rnnfast._saving import SaveMixin
 from rnnfast._validation import check_dtype, check_positive_int
+from rnnfast.nn._docs import documented
 from rnnfast.nn.attention import Attention
 from rnnfast.nn.dense import Linear
 from rnnfast.nn.embedding import Embedding
@@ -35,24 +36,29 @@ from rnnfast.persistence import persistable
 
 
 @persistable(reset={"grads": None, "_cache": None})
+@documented
 class EncoderDecoder(SaveMixin):
     """An attention encoder-decoder over token ids (id 0 is padding in both vocabularies).
 
     Parameters
     ----------
     cell : {"lstm", "gru", "rnn", "rnn_relu"}
+        The recurrent cell of the encoder and the decoder.
     source_vocabulary, target_vocabulary : int
         Ids per side, padding included.
     embedding_dim, hidden_size : int
         Embedding size (both sides) and hidden units per layer and direction.
     num_layers : int, default 1
+        Stacked layers of the encoder and of the decoder.
     attention : {"dot", "general", "additive"}, default "general"
         The score (see :class:`~rnnfast.nn.Attention`); ``"dot"`` needs the decoder state and
         the memory to have one size, which they do not (``H`` and ``2H``), so it is refused.
     dropout : float, default 0
         Between stacked layers in training forwards.
     dtype : numpy.float32 or numpy.float64, default float32
+        Precision of the parameters and computations.
     random_state : int, numpy.random.Generator or None
+        Seeds the weights and the dropout masks.
 
     Attributes
     ----------
@@ -130,22 +136,39 @@ class EncoderDecoder(SaveMixin):
 
     @property
     def target_vocabulary(self) -> int:
+        """Target ids, padding included: the logits per target step."""
         return self.head.out_features
 
     output_size = target_vocabulary  # logits per target step
 
     def random_generators(self) -> tuple[np.random.Generator, ...]:
-        """The generators a training forward draws from (dropout masks), e.g. to rewind them."""
+        """%(random_generators)s"""
         return (*self.encoder.random_generators(), *self.decoder.random_generators())
 
     def max_batch(self, time: int) -> int:
-        """The most sequences of ``time`` steps (either side) one forward can take (see
-        :meth:`RecurrentStack.max_batch`)."""
+        """%(max_batch)s"""
         return min(self.encoder.max_batch(time), self.decoder.max_batch(time))
 
     # ------------------------------------------------------------------------------ encoder
     def encode(self, source, source_lengths=None, training: bool = False):
-        """``(memory (B, Ts, 2H), decoder initial state)`` of source ids ``(B, Ts)``."""
+        """Encode source ids.
+
+        Parameters
+        ----------
+        source : int array of shape (B, Ts)
+            Source ids, 0 past each length.
+        source_lengths : int array of shape (B,), optional
+            Valid source steps per sample; None: all.
+        training : bool, default False
+            Keep what :meth:`backward` needs and apply dropout.
+
+        Returns
+        -------
+        memory : ndarray of shape (B, Ts, 2H)
+            The bidirectional encoder's outputs, attended over by the decoder.
+        start : ndarray of shape (B, H)
+            The decoder's initial state (through ``bridge``).
+        """
         memory, state = self.encoder.forward(
             self.source_embedding.forward(source, training), source_lengths, None, training
         )
@@ -172,16 +195,20 @@ class EncoderDecoder(SaveMixin):
         Parameters
         ----------
         source : int array of shape (batch, Ts)
+            Source ids, 0 past each length.
         source_lengths : int array of shape (batch,) or None
+            Valid source steps per sample; None: all.
         target_in : int array of shape (batch, Tt)
             The decoder's inputs: the target shifted right (a start id first).
         target_lengths : int array of shape (batch,) or None
+            Valid target steps per sample; None: all.
         training : bool, default True
             Keep what :meth:`backward` needs.
 
         Returns
         -------
         ndarray of shape (batch, Tt, target_vocabulary)
+            The logits of each target step.
         """
         memory, start = self.encode(source, source_lengths, training)
         states, _ = self.decoder.forward(
@@ -200,7 +227,13 @@ class EncoderDecoder(SaveMixin):
 
     # ----------------------------------------------------------------------------- backward
     def backward(self, grad_logits: np.ndarray) -> None:
-        """Backpropagate ``d loss / d logits`` through every part; sets :attr:`grads`."""
+        """Backpropagate through the last training :meth:`forward`; sets :attr:`grads`.
+
+        Parameters
+        ----------
+        grad_logits : ndarray of shape (batch, Tt, target_vocabulary)
+            Gradient of the loss w.r.t. the logits.
+        """
         if self._cache is None:
             raise RuntimeError("EncoderDecoder.backward() needs a forward(..., training=True)")
         start, attentional = self._cache["start"], self._cache["attentional"]
@@ -230,8 +263,23 @@ class EncoderDecoder(SaveMixin):
         max_length: int,
         beam_size: int = 1,
     ) -> list[np.ndarray]:
-        """Decode each source step by step on the streaming core: greedy (``beam_size=1``)
-        or beam search; each step is one decoder step (no re-running of the prefix).
+        """Decode each source step by step on the streaming core.
+
+        Greedy (``beam_size=1``) or beam search; each step is one decoder step (no re-running of the
+        prefix).
+
+        Parameters
+        ----------
+        source : int array of shape (B, Ts)
+            Source ids, 0 past each length.
+        source_lengths : int array of shape (B,), optional
+            Valid source steps per sample; None: all.
+        start_id, end_id : int
+            The target ids that start a decoding and end a hypothesis.
+        max_length : int
+            Most ids per hypothesis.
+        beam_size : int, default 1
+            Hypotheses kept per source.
 
         Returns
         -------

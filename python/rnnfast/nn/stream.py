@@ -101,7 +101,13 @@ class RecurrentStream:
         return (h, c) if self._has_cell_state else h
 
     def reset(self, hx=None) -> None:
-        """Start new sequences: set the state to ``hx`` (same form as in the constructor)."""
+        """Start new sequences: set the state to ``hx``.
+
+        Parameters
+        ----------
+        hx : ndarray or tuple, optional
+            The initial state, in the same form as in the constructor; None: zeros.
+        """
         h0, c0 = self._initial_state(hx, self.batch_size)
         self._core.set_state(np.ascontiguousarray(h0), None if c0 is None else c0)
 

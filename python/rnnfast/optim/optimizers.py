@@ -12,20 +12,36 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnfast._docstrings import fill_docstrings
 from rnnfast._validation import check_number
 from rnnfast.persistence import persistable
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "make_optimizer"]
 
 
+# Parameter entries the optimizers share (``%(params)s`` and ``%(weight_decay)s``).
+_DOCS = {
+    "params": """\
+params : dict of str to ndarray
+    The live arrays to update (e.g. ``module.params``).""",
+    "weight_decay": """\
+weight_decay : float, default 0
+    L2 penalty, added to every gradient as ``weight_decay * w``.""",
+}
+
+
+def _documented(cls: type) -> type:
+    return fill_docstrings(cls, _DOCS)
+
+
 @persistable()
+@_documented
 class Optimizer:
     """Base class: holds the parameters, the learning rate and per-parameter state.
 
     Parameters
     ----------
-    params : dict of str to ndarray
-        The live arrays to update (e.g. ``module.params``).
+    %(params)s
     learning_rate : float
         Step size; schedules change it between steps through the attribute.
     weight_decay : float, default 0
@@ -65,7 +81,13 @@ class Optimizer:
         check_number(self.steps, "steps", 0, integer=True)
 
     def step(self, grads: dict) -> None:
-        """Apply one update with ``grads`` (same keys and shapes as ``params``)."""
+        """Apply one update.
+
+        Parameters
+        ----------
+        grads : dict of str to ndarray
+            Gradients with the keys and shapes of ``params``.
+        """
         if grads is None or set(grads) != set(self.params):
             raise ValueError("grads must have exactly the keys of params")
         self.steps += 1
@@ -82,7 +104,13 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict:
-        """Copies of the step count, learning rate and per-parameter buffers."""
+        """Return copies of the step count, learning rate and per-parameter buffers.
+
+        Returns
+        -------
+        dict
+            ``{"steps", "learning_rate", "state"}``, for :meth:`load_state_dict`.
+        """
         return {
             "steps": self.steps,
             "learning_rate": self.learning_rate,
@@ -90,17 +118,36 @@ class Optimizer:
         }
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned (copies are taken).
+
+        Parameters
+        ----------
+        state : dict
+            As :meth:`state_dict` returns it.
+        """
         self.steps = int(state["steps"])
         self.learning_rate = float(state["learning_rate"])
         self.state = {n: {k: v.copy() for k, v in s.items()} for n, s in state["state"].items()}
 
 
 @persistable()
+@_documented
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum.
 
     ``b = momentum * b + g`` (``b = g`` on the first step); the update direction is ``b``, or
     ``g + momentum * b`` with Nesterov; ``w -= learning_rate * direction``.
+
+    Parameters
+    ----------
+    %(params)s
+    learning_rate : float, default 0.01
+        Step size; schedules change it between steps through the attribute.
+    momentum : float in [0, 1), default 0
+        Momentum factor; 0 is plain gradient descent.
+    nesterov : bool, default False
+        Nesterov momentum (needs ``momentum > 0``).
+    %(weight_decay)s
     """
 
     _saved_attributes = Optimizer._saved_attributes | {"momentum", "nesterov"}
@@ -133,11 +180,23 @@ class SGD(Optimizer):
 
 
 @persistable()
+@_documented
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with bias correction.
 
     ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g^2``,
     ``w -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)``.
+
+    Parameters
+    ----------
+    %(params)s
+    learning_rate : float, default 0.001
+        Step size; schedules change it between steps through the attribute.
+    betas : (float, float), default (0.9, 0.999)
+        Decay rates ``b1``, ``b2`` of the moment estimates, each in [0, 1).
+    eps : float, default 1e-8
+        Added to the denominator.
+    %(weight_decay)s
     """
 
     _decoupled = False
@@ -179,10 +238,21 @@ class Adam(Optimizer):
 
 
 @persistable()
+@_documented
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019): ``w *= 1 - lr * wd`` first.
 
-    The default ``weight_decay`` is 0.01, as in torch.
+    Parameters
+    ----------
+    %(params)s
+    learning_rate : float, default 0.001
+        Step size; schedules change it between steps through the attribute.
+    betas : (float, float), default (0.9, 0.999)
+        Decay rates of the moment estimates, each in [0, 1).
+    eps : float, default 1e-8
+        Added to the denominator.
+    weight_decay : float, default 0.01
+        Decoupled decay rate (0.01 as in torch).
     """
 
     _decoupled = True
@@ -199,8 +269,21 @@ class AdamW(Adam):
 
 
 @persistable()
+@_documented
 class RMSprop(Optimizer):
-    """RMSprop (Hinton 2012): ``v = a v + (1-a) g^2``, ``w -= lr * g / (sqrt(v) + eps)``."""
+    """RMSprop (Hinton 2012): ``v = a v + (1-a) g^2``, ``w -= lr * g / (sqrt(v) + eps)``.
+
+    Parameters
+    ----------
+    %(params)s
+    learning_rate : float, default 0.01
+        Step size; schedules change it between steps through the attribute.
+    alpha : float in [0, 1), default 0.99
+        Decay rate ``a`` of the squared-gradient average.
+    eps : float, default 1e-8
+        Added to the denominator.
+    %(weight_decay)s
+    """
 
     _saved_attributes = Optimizer._saved_attributes | {"alpha", "eps"}
 
@@ -224,8 +307,19 @@ class RMSprop(Optimizer):
 
 
 @persistable()
+@_documented
 class Adagrad(Optimizer):
-    """Adagrad (Duchi et al. 2011): ``s += g^2``, ``w -= lr * g / (sqrt(s) + eps)``."""
+    """Adagrad (Duchi et al. 2011): ``s += g^2``, ``w -= lr * g / (sqrt(s) + eps)``.
+
+    Parameters
+    ----------
+    %(params)s
+    learning_rate : float, default 0.01
+        Step size; schedules change it between steps through the attribute.
+    eps : float, default 1e-10
+        Added to the denominator.
+    %(weight_decay)s
+    """
 
     _saved_attributes = Optimizer._saved_attributes | {"eps"}
 
@@ -257,10 +351,27 @@ def make_optimizer(
     momentum: float = 0.9,
     nesterov: bool = False,
 ) -> Optimizer:
-    """Build an optimizer by name; ``momentum``/``nesterov`` apply to ``"sgd"`` only.
+    """Build an optimizer by name.
 
-    ``weight_decay`` is an L2 penalty for every optimizer except ``"adamw"``, where it is
-    decoupled.
+    Parameters
+    ----------
+    name : {"sgd", "adam", "adamw", "rmsprop", "adagrad"}
+        The optimizer.
+    params : dict of str to ndarray
+        The live arrays to update.
+    learning_rate : float
+        Step size.
+    weight_decay : float, default 0
+        An L2 penalty for every optimizer except ``"adamw"``, where it is decoupled.
+    momentum : float, default 0.9
+        Momentum of ``"sgd"`` (ignored by the others).
+    nesterov : bool, default False
+        Nesterov momentum for ``"sgd"`` (ignored by the others).
+
+    Returns
+    -------
+    Optimizer
+        The optimizer.
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")

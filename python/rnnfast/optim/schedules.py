@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+from rnnfast._docstrings import fill_docstrings
 from rnnfast._validation import check_number
 from rnnfast.persistence import persistable
 
@@ -29,9 +30,33 @@ __all__ = [
 ]
 
 
+# Parameter entries every schedule shares (``%(optimizer)s`` and ``%(warmup_epochs)s``).
+_DOCS = {
+    "optimizer": """\
+optimizer : rnnfast.optim.Optimizer
+    The optimizer whose ``learning_rate`` the schedule sets (its current rate is the base).""",
+    "warmup_epochs": """\
+warmup_epochs : int, default 0
+    Epochs of linear warm-up to the base rate before the schedule starts.""",
+}
+
+
+def _documented(cls: type) -> type:
+    return fill_docstrings(cls, _DOCS)
+
+
 @persistable()
+@_documented
 class LRSchedule:
-    """Base class; subclasses give the factor of the base rate at a post-warm-up epoch."""
+    """Base class of the learning-rate schedules, stepped once per epoch.
+
+    Subclasses give the factor of the base rate at a post-warm-up epoch.
+
+    Parameters
+    ----------
+    %(optimizer)s
+    %(warmup_epochs)s
+    """
 
     _saved_attributes = frozenset({"optimizer", "warmup_epochs", "base_lr", "epoch"})
 
@@ -43,7 +68,18 @@ class LRSchedule:
         optimizer.learning_rate = self._rate(0)
 
     def step(self, metric: float | None = None) -> float:
-        """Advance one epoch and set (and return) the new learning rate."""
+        """Advance one epoch and set the new learning rate.
+
+        Parameters
+        ----------
+        metric : float, optional
+            The monitored value, for schedules that read one (:class:`ReduceLROnPlateau`).
+
+        Returns
+        -------
+        float
+            The new learning rate.
+        """
         self.epoch += 1
         self.optimizer.learning_rate = self._rate(self.epoch, metric)
         return self.optimizer.learning_rate
@@ -58,16 +94,34 @@ class LRSchedule:
 
 
 @persistable()
+@_documented
 class ConstantLR(LRSchedule):
-    """The base rate after warm-up."""
+    """Keep the base rate after warm-up.
+
+    Parameters
+    ----------
+    %(optimizer)s
+    %(warmup_epochs)s
+    """
 
     def _scheduled(self, epoch, metric):
         return self.base_lr
 
 
 @persistable()
+@_documented
 class StepLR(LRSchedule):
-    """``base * gamma ** (epoch // step_size)``."""
+    """Decay the rate in steps: ``base * gamma ** (epoch // step_size)``.
+
+    Parameters
+    ----------
+    %(optimizer)s
+    step_size : int, default 10
+        Epochs between decays.
+    gamma : float, default 0.1
+        Factor of each decay.
+    %(warmup_epochs)s
+    """
 
     _saved_attributes = LRSchedule._saved_attributes | {"step_size", "gamma"}
 
@@ -81,8 +135,17 @@ class StepLR(LRSchedule):
 
 
 @persistable()
+@_documented
 class ExponentialLR(LRSchedule):
-    """``base * gamma ** epoch``."""
+    """Decay the rate every epoch: ``base * gamma ** epoch``.
+
+    Parameters
+    ----------
+    %(optimizer)s
+    gamma : float, default 0.95
+        Factor per epoch.
+    %(warmup_epochs)s
+    """
 
     _saved_attributes = LRSchedule._saved_attributes | {"gamma"}
 
@@ -95,8 +158,22 @@ class ExponentialLR(LRSchedule):
 
 
 @persistable()
+@_documented
 class CosineLR(LRSchedule):
-    """``min_lr + (base - min_lr) * (1 + cos(pi * min(epoch, T) / T)) / 2``, T = total_epochs."""
+    """Anneal the rate along a cosine from the base rate down to ``min_lr``.
+
+    The rate is ``min_lr + (base - min_lr) * (1 + cos(pi * min(epoch, T) / T)) / 2`` with
+    ``T = total_epochs``.
+
+    Parameters
+    ----------
+    %(optimizer)s
+    total_epochs : int
+        Epochs over which the rate falls.
+    min_lr : float, default 0
+        The final rate.
+    %(warmup_epochs)s
+    """
 
     _saved_attributes = LRSchedule._saved_attributes | {"total_epochs", "min_lr"}
 
@@ -111,6 +188,7 @@ class CosineLR(LRSchedule):
 
 
 @persistable()
+@_documented
 class ReduceLROnPlateau(LRSchedule):
     """Multiply the rate by ``factor`` after more than ``patience`` epochs without improvement.
 
@@ -119,6 +197,21 @@ class ReduceLROnPlateau(LRSchedule):
     ``metric > best * (1 + threshold)`` (for negative bests, the sign-aware equivalent).
     The rate never goes below ``min_lr``. This follows ``torch.optim.lr_scheduler``'s
     relative-threshold rule without cooldown.
+
+    Parameters
+    ----------
+    %(optimizer)s
+    factor : float, default 0.5
+        Factor of each reduction, in (0, 1).
+    patience : int, default 5
+        Epochs without improvement tolerated before a reduction.
+    threshold : float, default 1e-4
+        Relative change that counts as an improvement.
+    min_lr : float, default 0
+        The rate never goes below this.
+    mode : {"min", "max"}, default "min"
+        Whether lower (a loss) or higher (a score) is better.
+    %(warmup_epochs)s
     """
 
     _saved_attributes = (
@@ -151,6 +244,18 @@ class ReduceLROnPlateau(LRSchedule):
         super().__init__(optimizer, warmup_epochs=warmup_epochs)
 
     def step(self, metric: float | None = None) -> float:
+        """Advance one epoch with the monitored value and set the new learning rate.
+
+        Parameters
+        ----------
+        metric : float
+            The monitored value of the epoch just finished (finite).
+
+        Returns
+        -------
+        float
+            The new learning rate.
+        """
         if metric is None or not math.isfinite(metric):
             raise ValueError(f"ReduceLROnPlateau.step needs a finite metric, got {metric!r}")
         return super().step(metric)
@@ -191,6 +296,24 @@ def make_schedule(
 
     Defaults that depend on the run: ``"step"`` uses ``step_size = max(1, max_epochs // 3)`` and
     ``"cosine"`` ``total_epochs = max_epochs - warmup_epochs``.
+
+    Parameters
+    ----------
+    name : {"constant", "step", "exponential", "cosine", "plateau"}
+        The schedule.
+    optimizer : rnnfast.optim.Optimizer
+        The optimizer it drives.
+    max_epochs : int
+        Epochs of the run.
+    params : dict, optional
+        Keyword arguments of the schedule.
+    warmup_epochs : int, default 0
+        Epochs of linear warm-up.
+
+    Returns
+    -------
+    LRSchedule
+        The schedule.
     """
     if name not in SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {sorted(SCHEDULES)}, got {name!r}")
