@@ -59,3 +59,20 @@ def test_plot_forecast_and_anomalies():
     assert len(ax.collections[0].get_offsets()) == 2
     with pytest.raises(ValueError, match="flagged"):
         plot_anomalies(np.arange(5.0), np.zeros(4, bool))
+
+
+def test_plot_history_labels_every_curve_and_reads_a_pipeline():
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 6, 1)).astype(np.float32)
+    model = make_pipeline(
+        rnnfast.SequenceScaler(),
+        rnnfast.RNNClassifier(max_epochs=4, hidden_size=4, early_stopping=True, random_state=0),
+    ).fit(X, X[:, 0, 0] > 0)
+    ax = plot_history(model)  # the pipeline's final estimator is drawn
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["training loss", "best epoch", "validation score"]
+    assert list(ax.lines[0].get_ydata()) == model[-1].loss_curve_
+    with pytest.raises(TypeError, match="estimator must be a fitted rnnfast estimator"):
+        plot_history(make_pipeline(rnnfast.SequenceScaler()).fit(X))

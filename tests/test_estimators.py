@@ -403,3 +403,25 @@ def test_scaler_pools_valid_steps_and_round_trips():
         np.testing.assert_allclose(a, b)
     three_d = np.stack([X[0], X[0]])
     assert scaler.transform(three_d).shape == (2, 2, 2)
+
+
+def test_transformers_opt_out_of_pandas_output_so_pipelines_still_run():
+    """SequenceScaler and TextSequencer return sequences (3-D or ragged), which no DataFrame
+    holds: they opt out of ``set_output`` (scikit-learn's ``auto_wrap_output_keys=None``), so a
+    pipeline under ``transform_output="pandas"`` runs instead of failing ("Length
+    mismatch")."""
+    import sklearn
+    from sklearn.pipeline import make_pipeline
+
+    import rnnfast
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 8, 2)).astype(np.float32)
+    y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+    with sklearn.config_context(transform_output="pandas"):
+        model = make_pipeline(SequenceScaler(), RNNClassifier(max_epochs=2, random_state=0))
+        assert model.fit(X, y).predict(X).shape == (60,)
+        assert isinstance(SequenceScaler().fit_transform(X), np.ndarray)
+        assert isinstance(rnnfast.TextSequencer().fit_transform(["a b", "b c"]), list)
+    assert not hasattr(SequenceScaler(), "set_output")
+    assert not hasattr(rnnfast.TextSequencer(), "set_output")

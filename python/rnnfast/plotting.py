@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnfast.estimators._base import RNNEstimatorBase
+
 __all__ = ["plot_anomalies", "plot_forecast", "plot_history"]
 
 
@@ -29,8 +31,9 @@ def plot_history(estimator, ax=None):
 
     Parameters
     ----------
-    estimator : fitted rnnfast estimator
-        The estimator whose history to draw.
+    estimator : fitted rnnfast estimator, or a pipeline or search ending in one
+        The estimator whose history to draw: a ``Pipeline``'s final step, a search's
+        ``best_estimator_``.
     ax : matplotlib Axes, optional
         Where to draw; None makes a new figure.
 
@@ -39,6 +42,7 @@ def plot_history(estimator, ax=None):
     matplotlib Axes
         The axes drawn on.
     """
+    estimator = _trained_estimator(estimator)
     losses = getattr(estimator, "loss_curve_", None)
     if losses is None:
         raise ValueError("estimator is not fitted: it has no loss_curve_ to plot")
@@ -47,15 +51,33 @@ def plot_history(estimator, ax=None):
     ax.plot(epochs, losses, marker=".", label="training loss")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
+    ax.axvline(estimator.best_epoch_, color="grey", linestyle=":", label="best epoch")
+    handles, labels = ax.get_legend_handles_labels()
     scores = getattr(estimator, "validation_scores_", None)
     if scores:
         twin = ax.twinx()
         twin.plot(epochs, scores, color="tab:orange", marker=".", label="validation score")
         twin.set_ylabel("validation score")
-    ax.axvline(estimator.best_epoch_, color="grey", linestyle=":", label="best epoch")
+        more_handles, more_labels = twin.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
     ax.set_title(f"{type(estimator).__name__}: {len(losses)} epochs")
-    ax.legend(loc="upper right")
+    ax.legend(handles, labels, loc="upper right")  # one legend for both axes' curves
     return ax
+
+
+def _trained_estimator(obj):
+    """The rnnfast estimator inside ``obj``: itself, a pipeline's last step, or a search's
+    best estimator."""
+    if hasattr(obj, "best_estimator_"):
+        obj = obj.best_estimator_
+    if hasattr(obj, "steps"):
+        obj = obj.steps[-1][1]
+    if not isinstance(obj, RNNEstimatorBase):
+        raise TypeError(
+            "estimator must be a fitted rnnfast estimator (or a pipeline or search ending in "
+            f"one), got {type(obj).__name__}"
+        )
+    return obj
 
 
 def plot_forecast(history, truth, forecasts: dict, *, time=None, ax=None):

@@ -12,7 +12,15 @@ from rnnfast.persistence import persistable
 
 
 @persistable()
-class SequenceScaler(SaveMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class SequenceScaler(
+    SaveMixin,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    BaseEstimator,
+    # sequences (3-D or ragged) fit no DataFrame: opt out of set_output, as scikit-learn
+    # documents, so pipelines under transform_output="pandas" still run
+    auto_wrap_output_keys=None,
+):
     """Standardise each feature to zero mean and unit variance over all time steps.
 
     The statistics pool every valid step of every training sequence (padding excluded), so a

@@ -24,7 +24,12 @@ _WORD = re.compile(WORD_PATTERN)
 
 
 @persistable()
-class TextSequencer(SaveMixin, TransformerMixin, BaseEstimator):
+class TextSequencer(
+    SaveMixin,
+    TransformerMixin,
+    BaseEstimator,
+    auto_wrap_output_keys=None,  # ragged id sequences fit no DataFrame (see SequenceScaler)
+):
     """Turn strings into sequences of token ids, in order (unlike a bag of words).
 
     Id 0 is padding and is never produced; id 1 stands for every token outside the

@@ -104,8 +104,10 @@ SHARED_DOC = """\
         Seeds initialisation, shuffling, dropout and the validation split; an int makes
         ``fit`` exactly reproducible on CPU.
     verbose : int, default 0
-        1 prints a progress line per epoch (loss, validation score, learning rate); 2 also
-        a progress bar within each epoch.
+        1 prints a line per epoch (loss, validation score, learning rate); 2 also a progress
+        bar within each epoch (epoch k/N, the running mean loss, batches per second, elapsed
+        and remaining time), through ``tqdm`` when it is installed (``rnnfast[progress]``;
+        a widget in Jupyter), else a plain one.
     warm_start : bool, default False
         ``fit`` continues from the previous fit's weights and optimizer state.
     bptt_steps : int or None, default None

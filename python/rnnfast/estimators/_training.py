@@ -4,13 +4,13 @@ early stopping, divergence detection and progress output."""
 from __future__ import annotations
 
 import hashlib
-import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rnnfast.data.batching import bucketed_batches
+from rnnfast.estimators._progress import epoch_progress
 from rnnfast.estimators._truncated_bptt import train_truncated
 from rnnfast.optim import clip_grad_norm, clip_grad_value, global_norm
 from rnnfast.persistence import persistable
@@ -106,9 +106,12 @@ def _run_epochs(est, network, state, train, validation, checkpoint):
         started = time.perf_counter()
         start = _EpochStart(network, state)
         last_good = start.params
+        display = None
         try:
             batches = bucketed_batches(train.sequences.lengths, est.batch_size, state.rng)
-            total = 0.0
+            if est.verbose >= 2:
+                display = epoch_progress(progress.done + 1, progress.epochs, len(batches))
+            total, seen = 0.0, 0
             for number, index in enumerate(batches, 1):
                 seqs, targets, weights = train.batch(index, est._per_step)
 
@@ -116,11 +119,15 @@ def _run_epochs(est, network, state, train, validation, checkpoint):
                     est, network, state, (seqs, targets, weights), last_good, (epoch, number)
                 )
                 total += loss * len(index)
-                if est.verbose >= 2:
-                    _progress_bar(epoch, number, len(batches), total / n)
+                seen += len(index)
+                if display is not None:
+                    display.update(total / seen)  # the mean so far, not a growing sum
         except BaseException:  # Ctrl-C, divergence, ...: the fit stands at this epoch's start
             start.rewind(network, state)
             raise
+        finally:
+            if display is not None:
+                display.close()
         state.loss_curve.append(total / n)
         progress.done += 1
 
@@ -229,16 +236,6 @@ def _diverged(network, last_good, what: str, step: int, where: str):
         f"training diverged: {what} at optimizer step {step} ({where}); the weights from the "
         "start of that epoch were kept. Lower learning_rate, set clip_norm, or scale the inputs."
     )
-
-
-def _progress_bar(epoch: int, done: int, total: int, loss: float) -> None:
-    width = 30
-    filled = width * done // total
-    bar = "#" * filled + "-" * (width - filled)
-    sys.stdout.write(f"\repoch {epoch:4d} [{bar}] {done}/{total} loss {loss:.4f}")
-    if done == total:
-        sys.stdout.write("\r")
-    sys.stdout.flush()
 
 
 def _report(epoch: int, state: TrainingState, score, lr: float, seconds: float) -> None:
