@@ -32,7 +32,7 @@ LAYERS = {
         "rnnfast.backends",
     ],
     "building blocks": ["rnnfast.nn", "rnnfast.optim", "rnnfast.data"],
-    "estimators": ["rnnfast.estimators"],
+    "estimators": ["rnnfast.estimators", "rnnfast.callbacks"],
     "applications": [
         "rnnfast.interop",
         "rnnfast.onnx",

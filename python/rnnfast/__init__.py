@@ -1,6 +1,6 @@
 """rnnfast: fast CPU recurrent networks (RNN, LSTM, GRU) with a scikit-learn workflow."""
 
-from rnnfast import metrics, nn, optim
+from rnnfast import callbacks, metrics, nn, optim
 from rnnfast._config import config_info, set_num_threads, show_config
 from rnnfast._version import __version__
 from rnnfast.data import SequenceScaler, TextSequencer
@@ -31,6 +31,7 @@ __all__ = [
     "TextSequencer",
     "TrainingDivergedError",
     "__version__",
+    "callbacks",
     "config_info",
     "load",
     "metrics",

@@ -60,7 +60,7 @@ def persistable(klass: type | None = None, *, reset: dict | None = None):
         A class with ``_saved_attributes`` (its closed set of saved attributes), or a dataclass.
     reset : dict, optional
         Attributes never written (forward caches, last gradients), mapped to the value each
-        takes on load.
+        takes on load; merged with the class's ``_reset_on_save`` (inherited by subclasses).
 
     Returns
     -------
@@ -72,7 +72,10 @@ def persistable(klass: type | None = None, *, reset: dict | None = None):
         known = PERSISTABLE_CLASSES.get(cls.__name__)
         if known is not None and known[0] is not cls:
             raise TypeError(f"two persistable classes are named {cls.__name__!r}")
-        PERSISTABLE_CLASSES[cls.__name__] = (cls, dict(reset or {}))
+        PERSISTABLE_CLASSES[cls.__name__] = (
+            cls,
+            {**getattr(cls, "_reset_on_save", {}), **(reset or {})},
+        )
         return cls
 
     return register if klass is None else register(klass)

@@ -11,6 +11,8 @@ They become one zero-padded float array and a lengths vector.
 
 from __future__ import annotations
 
+import sys
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,8 +93,10 @@ def check_sequences(
 
     Parameters
     ----------
-    X : array of shape (n, time, n_features) or (n, time), or list of (time_i, n_features)
-        Sequences; a list may hold sequences of different lengths.
+    X : array, list of arrays, or pandas DataFrame
+        Sequences: ``(n, time, n_features)`` or ``(n, time)``, a list of
+        ``(time_i, n_features)`` arrays of different lengths, or one of sktime's panel
+        DataFrames (nested or multi-index).
     name : str, default "X"
         The argument's name in error messages.
     n_features : int, optional
@@ -116,6 +120,9 @@ def check_sequences(
         complex values, or a feature count other than ``n_features``.
     """
     owner = f" for {type(estimator).__name__}" if estimator is not None else ""
+    panel = _panel_from_pandas(X, name)
+    if panel is not None:
+        X = panel
     if scipy.sparse.issparse(X):
         raise TypeError(
             f"{name} is a sparse matrix; {type(estimator).__name__ if estimator else 'rnnfast'} "
@@ -154,6 +161,8 @@ def check_sequences(
                 "2-D X is (n_sequences, time), and each sequence needs at least one step."
             )
         form = "2d" if array.ndim == 2 else "3d"
+        if array.ndim == 3 and panel is None:
+            _warn_if_channels_first(array.shape, name)
         values = array[:, :, None] if array.ndim == 2 else array
         if values.shape[1] == 0:
             raise ValueError(f"{name} has sequences of length 0 (shape {array.shape}){owner}")
@@ -168,6 +177,51 @@ def check_sequences(
             f"{n_features} features as input"
         )
     return sequences
+
+
+def _panel_from_pandas(X, name: str) -> list[np.ndarray] | None:
+    """sktime's panel DataFrames as a list of ``(time_i, channels)`` arrays, else None.
+
+    Two kinds are read: "nested" (a row per sequence, a column per channel, each cell a
+    ``pandas.Series`` of that channel's values) and "multi-index" (rows indexed by
+    ``(sequence, time)``, a column per channel). Any other DataFrame is left to the usual
+    2-D reading (a row per sequence, a column per step).
+    """
+    pd = sys.modules.get("pandas")  # a DataFrame means pandas is imported already
+    if pd is None or not isinstance(X, pd.DataFrame):
+        return None
+    if isinstance(X.index, pd.MultiIndex):
+        if X.index.nlevels != 2:
+            raise ValueError(
+                f"{name} has a {X.index.nlevels}-level row index; a panel DataFrame is indexed "
+                "by (sequence, time)"
+            )
+        return [group.to_numpy() for _, group in X.groupby(level=0, sort=False)]
+    if X.size == 0 or not isinstance(X.iat[0, 0], pd.Series):
+        return None
+    sequences = []
+    for i in range(X.shape[0]):
+        channels = [X.iat[i, j] for j in range(X.shape[1])]
+        if not all(isinstance(c, pd.Series) for c in channels):
+            raise TypeError(f"{name} row {i}: a nested panel DataFrame holds a Series per cell")
+        if len({len(c) for c in channels}) != 1:
+            raise ValueError(f"{name} row {i}: its channels have different lengths")
+        sequences.append(np.column_stack([c.to_numpy() for c in channels]))
+    return sequences
+
+
+def _warn_if_channels_first(shape: tuple, name: str) -> None:
+    """Warn when a 3-D array looks like sktime's (n, channels, time) layout: a feature axis
+    many times longer than the time axis, e.g. (40, 6, 100) for 6 channels of 100 steps."""
+    _, time, features = shape
+    if features >= max(20, 8 * time):
+        warnings.warn(
+            f"{name} has shape {shape}, read as (n_sequences, time={time}, "
+            f"features={features}). If it is (n_sequences, channels, time), sktime's layout, "
+            f"pass {name}.transpose(0, 2, 1) (or sktime's DataFrame itself).",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _is_ragged(X) -> bool:

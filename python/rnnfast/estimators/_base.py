@@ -4,6 +4,8 @@ loss, the validation score, and how outputs become predictions."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
@@ -56,6 +58,8 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         | {"loss_curve_", "validation_scores_", "best_epoch_", "n_iter_"}
     )
     _unsaved_attributes = frozenset({"_resuming"})  # a flag of the call in progress
+    # callbacks (files, metrics of the user's) are never saved: a loaded model has none
+    _reset_on_save: ClassVar[dict] = {"callbacks": None}
     # Forecasting and anomaly scoring learn on standardised inputs (statistics from fit):
     # their targets are the inputs' own values, so a feature's scale must not dominate.
     _standardize_inputs = False

@@ -50,6 +50,7 @@ SHARED_DEFAULTS = {
     "checkpoint_path": None,
     "checkpoint_every": 1,
     "embedding_dim": None,
+    "callbacks": None,
 }
 
 SHARED_DOC = """\
@@ -128,6 +129,11 @@ SHARED_DOC = """\
         = padding after each sequence), e.g. from :class:`rnnfast.TextSequencer`, and an
         embedding of this size sits under the recurrent stack. Ids never seen in ``fit`` are
         read as the out-of-vocabulary id 1. None: numeric input.
+    callbacks : list of rnnfast.callbacks.Callback or None, default None
+        Called at fit begin, after every epoch (with the estimator and a read-only
+        :class:`rnnfast.callbacks.History`; any may stop the training) and at fit end:
+        :class:`~rnnfast.callbacks.EarlyStopping`, :class:`~rnnfast.callbacks.CSVLogger`,
+        :class:`~rnnfast.callbacks.Checkpoint` or your own. Not saved in model files.
 """
 
 
@@ -241,6 +247,20 @@ def check_shared_params(est) -> None:
         raise TypeError(
             f"checkpoint_path must be a str, a path-like or None, got {est.checkpoint_path!r}"
         )
+    if est.callbacks is not None:
+        if not isinstance(est.callbacks, (list, tuple)):
+            raise TypeError(
+                f"callbacks must be a list of callbacks or None, got {type(est.callbacks).__name__}"
+            )
+        for i, callback in enumerate(est.callbacks):
+            if not all(
+                callable(getattr(callback, hook, None))
+                for hook in ("on_fit_begin", "on_epoch_end", "on_fit_end")
+            ):
+                raise TypeError(
+                    f"callbacks[{i}] ({type(callback).__name__}) must have on_fit_begin, "
+                    "on_epoch_end and on_fit_end methods (subclass rnnfast.callbacks.Callback)"
+                )
     pooling = getattr(est, "pooling", "last")  # a parameter of the per-sequence tasks
     if not isinstance(pooling, str) or pooling not in POOLING_KINDS:
         raise ValueError(f"pooling must be one of {POOLING_KINDS}, got {pooling!r}")

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnnfast.callbacks import Checkpoint, History
 from rnnfast.data.batching import bucketed_batches
 from rnnfast.estimators._progress import epoch_progress
 from rnnfast.estimators._truncated_bptt import train_truncated
 from rnnfast.optim import clip_grad_norm, clip_grad_value, global_norm
-from rnnfast.persistence import persistable
+from rnnfast.persistence import persistable, save
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -101,6 +102,9 @@ def run_epochs(est, network, state: TrainingState, train: TrainingData, validati
 def _run_epochs(est, network, state, train, validation, checkpoint):
     progress = state.progress
     n = len(train.sequences)
+    callbacks = list(est.callbacks or ())
+    for callback in callbacks:
+        callback.on_fit_begin(est, _history(state, 0.0))
     while not progress.finished:
         epoch = len(state.loss_curve) + 1
         started = time.perf_counter()
@@ -156,13 +160,43 @@ def _run_epochs(est, network, state, train, validation, checkpoint):
             progress.done = progress.epochs
         est._publish_history()  # fitted attributes follow every epoch, so an interrupt
         # leaves them agreeing with network_ and resume() can finish the fit
+        seconds = time.perf_counter() - started
+        # callbacks see the epoch before it is checkpointed, so a stop they ask for is saved
+        history = _history(state, seconds)
+        stops = [type(c).__name__ for c in callbacks if c.on_epoch_end(est, history)]
+        if stops and not progress.finished:
+            if est.verbose:
+                print(f"stopped by {', '.join(stops)} after epoch {epoch}")
+            progress.done = progress.epochs
+            history = _history(state, seconds)
         if est.checkpoint_path is not None and (
             progress.done % est.checkpoint_every == 0 or progress.finished
         ):
             checkpoint()
+        for callback in callbacks:
+            if isinstance(callback, Checkpoint) and callback.due(history):
+                save(est, callback.path)  # the checkpoint_path mechanism, to its own file
     if progress.best_params is not None:
         for name, value in progress.best_params.items():
             network.params[name][...] = value
+    for callback in callbacks:
+        callback.on_fit_end(est, _history(state, 0.0))
+
+
+def _history(state: TrainingState, epoch_seconds: float) -> History:
+    """The read-only record callbacks get: the training so far."""
+    progress = state.progress
+    return History(
+        epoch=len(state.loss_curve),
+        epochs_done=progress.done,
+        epochs_planned=progress.epochs,
+        loss=tuple(state.loss_curve),
+        validation_scores=tuple(state.validation_scores),
+        learning_rate=float(state.optimizer.learning_rate),
+        best_epoch=state.best_epoch,
+        epoch_seconds=epoch_seconds,
+        stopping=progress.finished,
+    )
 
 
 class _EpochStart:
