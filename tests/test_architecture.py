@@ -36,6 +36,7 @@ LAYERS = {
     "applications": [
         "rnnfast.interop",
         "rnnfast.onnx",
+        "rnnfast.sktime",
         "rnnfast.dask",
         "rnnfast.panel",
         "rnnfast.plotting",

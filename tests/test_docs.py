@@ -69,6 +69,7 @@ PUBLIC_MODULES = [
     "rnnfast.panel",
     "rnnfast.dask",
     "rnnfast.interop",
+    "rnnfast.sktime",
 ]
 
 
