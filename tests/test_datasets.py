@@ -65,6 +65,15 @@ def test_series_loaders(loader, length):
         assert data.missing.sum() == 59
 
 
+def test_any_bundled_archive_set_by_name():
+    data = datasets.load_archive_set("ArrowHead")
+    assert data.X_train.shape == (36, 251, 1) and len(data.y_test) == 175
+    with pytest.raises(ValueError, match="a data set that sktime bundles"):
+        datasets.load_archive_set("FordA")  # in the archive, not bundled: never downloaded
+    with pytest.raises(TypeError, match="name must be"):
+        datasets.load_archive_set(3)
+
+
 def test_python_docs_ships_with_python():
     text = datasets.load_python_docs()
     assert isinstance(text, str) and len(text) > 400_000
@@ -105,6 +114,22 @@ def test_gunpoint_floor():
     # converged on every CPU: seed 0 scored 0.667 on an AVX2 machine, whose float32 rounding
     # takes training down another path (seeds 0-2 at 100 epochs: 0.96-0.97 there).
     assert classification.run("gunpoint", seed=0)["accuracy"] > 0.9  # chance 0.51
+
+
+# The bar for RNNClassifier() with defaults only: seeds 0-2 scored 97.8-98.9% on
+# JapaneseVowels and 100% on BasicMotions (bench/ucr_results.py); seed 0 here.
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("loader", "floor"),
+    [(datasets.load_japanese_vowels, 0.97), (datasets.load_basic_motions, 0.95)],
+    ids=["japanese_vowels", "basic_motions"],
+)
+def test_default_classifier_floor(loader, floor):
+    from rnnfast import RNNClassifier
+
+    data = loader()
+    model = RNNClassifier(random_state=0).fit(data.X_train, data.y_train)
+    assert model.score(data.X_test, data.y_test) >= floor
 
 
 @pytest.mark.parametrize("name", list(forecasting.CONFIGS))

@@ -341,6 +341,27 @@ def test_standardisation_statistics_must_be_finite():
         load_bytes(module_bytes(est))
 
 
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda h: h["root"]["attributes"].update(frame_stride_=0), "frame_stride_ must be a"),
+        (lambda h: h["root"]["attributes"].update(frame_stride_=3), "network_ maps 2 features"),
+    ],
+    ids=["zero-stride", "stride-against-network"],
+)
+def test_input_transform_must_agree_with_the_network(edit, match):
+    with pytest.raises(ModelFileError, match=match):
+        load_bytes(edited(classifier_bytes(), edit))
+
+
+def test_input_statistics_must_fit_the_features():
+    members = members_of(classifier_bytes())
+    key = array_key(header_of(members), "_x_scale")
+    members[key] = np.ones(3, np.float32)  # X has 2 features
+    with pytest.raises(ModelFileError, match=r"_x statistics must be float arrays of shape \(2,\)"):
+        load_bytes(archive_of(members))
+
+
 # --------------------------------------------------------------- branches of the loader
 @pytest.mark.parametrize(
     "raw, match",

@@ -98,6 +98,15 @@ def test_classifier_probabilities_and_labels(cell, bidirectional):
     close(full["probabilities"], clf.predict_proba(X))
 
 
+def test_classifier_frames_and_standardisation_inside_the_graph():
+    clf = rnnfast.RNNClassifier(frame_stride=3, **FAST).fit(
+        [x * 7 - 2 for x in RAGGED], LENGTHS40 > 3
+    )
+    got = run_onnx(clf, PADDED * 7 - 2, LENGTHS40)
+    close(got["probabilities"], clf.predict_proba([x * 7 - 2 for x in RAGGED]))
+    assert clf.frame_stride_ == 3 and clf._x_scale.max() > 3
+
+
 def test_classifier_integer_labels():
     clf = rnnfast.RNNClassifier(**FAST).fit(X, (X[:, 0, 0] > 0).astype(int) * 3 + 1)
     got = run_onnx(clf, X)

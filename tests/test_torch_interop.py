@@ -125,8 +125,19 @@ FAST = dict(max_epochs=2, hidden_size=8, random_state=0)
         lambda: (rnnfast.RNNRegressor(**FAST).fit(X, X[:, :3, 1]), "predict"),
         lambda: (rnnfast.RNNRegressor(**FAST).fit(X, X[:, 0, 1]), "predict"),
         lambda: (rnnfast.RNNForecaster(window=7, **FAST).fit(X, X[:, :2, :]), "predict"),
+        lambda: (
+            rnnfast.RNNClassifier(frame_stride=3, **FAST).fit(X * 9 + 2, X[:, 0, 0] > 0),
+            "predict_proba",
+        ),
     ],
-    ids=["classifier", "tagger", "regressor-multi", "regressor-1d", "forecaster-standardised"],
+    ids=[
+        "classifier",
+        "tagger",
+        "regressor-multi",
+        "regressor-1d",
+        "forecaster-standardised",
+        "classifier-frames",
+    ],
 )
 def test_estimator_predictor_matches_predict(make):
     est, method = make()

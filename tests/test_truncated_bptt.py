@@ -50,6 +50,11 @@ def test_windows_cover_each_sequence_once():
     assert all(w.scored.all() for w in per_step)
 
 
+# A classifier that reads only its final state, forwards: what windows and streaming need
+# (its defaults are bidirectional with max pooling)
+STREAMABLE = dict(bidirectional=False, pooling="last")
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("task", ["classifier", "tagger", "regressor"])
 def test_windows_as_long_as_the_data_are_exactly_full_bptt(ragged, cell, task):
@@ -57,7 +62,7 @@ def test_windows_as_long_as_the_data_are_exactly_full_bptt(ragged, cell, task):
     if task == "tagger":
         est, y = rnnfast.SequenceTagger(bidirectional=False), [(s[:, 0] > 0).astype(int) for s in X]
     elif task == "classifier":
-        est, y = rnnfast.RNNClassifier(), np.array([s[:, 0].sum() > 0 for s in X])
+        est, y = rnnfast.RNNClassifier(**STREAMABLE), np.array([s[:, 0].sum() > 0 for s in X])
     else:
         est, y = rnnfast.RNNRegressor(), np.array([s[:, 0].sum() for s in X])
     est.set_params(
@@ -79,7 +84,7 @@ def test_per_sequence_tasks_step_once_per_batch():
     X = np.random.default_rng(0).normal(size=(14, 30, 3)).astype(np.float32)
     y = X[:, :, 0].sum(axis=1) > 0
     est = rnnfast.RNNClassifier(
-        hidden_size=8, max_epochs=2, batch_size=5, bptt_steps=4, random_state=0
+        hidden_size=8, max_epochs=2, batch_size=5, bptt_steps=4, random_state=0, **STREAMABLE
     ).fit(X, y)
     assert est._training_.steps == 2 * 3  # 14 sequences in batches of 5: 3 batches per epoch
 
@@ -102,6 +107,7 @@ def test_truncated_training_matches_torch_with_detached_state(cell):
         batch_size=6,
         max_epochs=1,
         random_state=0,
+        standardize=False,  # the reference feeds X as it is
     ).fit(X, y)
     reference = torch_tbptt(copy.deepcopy(est), X, y, window=4, lr=0.5)
     est.set_params(bptt_steps=4, warm_start=True).fit(X, y)
@@ -141,7 +147,7 @@ def test_long_inference_streams_in_windows_with_the_same_results(monkeypatch, ra
         est = rnnfast.SequenceTagger(bidirectional=False)
         y = [(s[:, 0] > 0).astype(int) for s in X]
     else:
-        est, y = rnnfast.RNNClassifier(), np.array([s[:, 0].sum() > 0 for s in X])
+        est, y = rnnfast.RNNClassifier(**STREAMABLE), np.array([s[:, 0].sum() > 0 for s in X])
     est.set_params(hidden_size=8, max_epochs=2, random_state=0).fit(X, y)
     whole = est._forward_all(est._check_X(X, fitting=False))
     calls = []

@@ -2,7 +2,8 @@
 
 - Classification (the UEA/UCR archive, bundled with ``sktime``): :func:`load_japanese_vowels`,
   :func:`load_basic_motions`, :func:`load_italy_power_demand`, :func:`load_gunpoint`,
-  :func:`load_plaid`. Each returns the archive's own train/test split.
+  :func:`load_plaid`, and any other that sktime bundles with :func:`load_archive_set`. Each
+  returns the archive's own train/test split.
 - Series: :func:`load_airline` (``sktime``), :func:`load_sunspots`, :func:`load_co2`,
   :func:`load_nile` (``statsmodels``).
 - Text: :func:`load_python_docs`, the ~465k-character help corpus that ships with Python
@@ -24,6 +25,7 @@ __all__ = [
     "CLDR_NAME_KINDS",
     "DATE_FORMATS",
     "load_airline",
+    "load_archive_set",
     "load_basic_motions",
     "load_chatterbot_topics",
     "load_cldr_names",
@@ -140,6 +142,35 @@ def load_gunpoint() -> Bunch:
         Fields as :func:`load_japanese_vowels`; ``X_*`` are 3-D ``(n, 150, 1)``.
     """
     return _uea_ucr("GunPoint", "x-coordinate of a hand, 150 frames, gun vs point")
+
+
+def load_archive_set(name: str) -> Bunch:
+    """Load any UCR/UEA archive data set that sktime bundles, by its archive name.
+
+    Parameters
+    ----------
+    name : str
+        The archive's name, e.g. ``"ACSF1"``, ``"ArrowHead"``, ``"OSULeaf"`` (sktime 0.30
+        and later bundle ACSF1, ArrowHead, BasicMotions, GunPoint, ItalyPowerDemand,
+        JapaneseVowels, OSULeaf, PLAID and UnitTest).
+
+    Returns
+    -------
+    Bunch
+        Fields as :func:`load_japanese_vowels` (the targets of the regression sets,
+        Covid3Month and Tecator, are strings too: ``y.astype(float)``).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be an archive data set's name (str), got {name!r}")
+    from pathlib import Path
+
+    folder = Path(_require("sktime.datasets").__file__).parent / "data"
+    bundled = sorted(p.parent.name for p in folder.glob("*/*_TRAIN.ts"))
+    if name not in bundled:  # sktime would try to download it
+        raise ValueError(
+            f"name must be a data set that sktime bundles, one of {bundled}; got {name!r}"
+        )
+    return _uea_ucr(name, f"the {name} data set of the UCR/UEA archive")
 
 
 def load_plaid() -> Bunch:

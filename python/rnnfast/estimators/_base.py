@@ -15,9 +15,14 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from rnnfast._saving import SaveMixin
 from rnnfast._validation import check_positive_int
 from rnnfast.data.batching import batch_lengths, inference_batches, per_step_mask
-from rnnfast.data.sequences import Sequences, check_sequences, check_token_sequences
+from rnnfast.data.sequences import (
+    Sequences,
+    check_sequences,
+    check_token_sequences,
+    stack_frames,
+)
 from rnnfast.data.text import OOV_ID
-from rnnfast.estimators._params import check_shared_params
+from rnnfast.estimators._params import check_shared_params, resolve_frame_stride
 from rnnfast.estimators._training import (
     FitProgress,
     TrainingData,
@@ -55,14 +60,19 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
     # What rnnfast.save writes besides the hyperparameters, and all that rnnfast.load restores
     _saved_attributes = frozenset(
         {"n_features_in_", "n_embeddings_", "network_", "_training_", "_x_mean", "_x_scale"}
+        | {"frame_stride_"}
         | {"loss_curve_", "validation_scores_", "best_epoch_", "n_iter_"}
     )
     _unsaved_attributes = frozenset({"_resuming"})  # a flag of the call in progress
     # callbacks (files, metrics of the user's) are never saved: a loaded model has none
     _reset_on_save: ClassVar[dict] = {"callbacks": None}
-    # Forecasting and anomaly scoring learn on standardised inputs (statistics from fit):
-    # their targets are the inputs' own values, so a feature's scale must not dominate.
+    # Whether inputs are standardised (statistics from fit) when the task has no
+    # ``standardize`` parameter. Forecasting and anomaly scoring always are: their targets
+    # are the inputs' own values, so a feature's scale must not dominate.
     _standardize_inputs = False
+    # Per-sequence tasks stack long series into frames: an int-or-"auto" ``frame_stride``
+    # parameter, fitted as ``frame_stride_``.
+    _stacks_frames = False
 
     # ------------------------------------------------------------------ inputs
     def _check_X(self, X, fitting: bool) -> Sequences:
@@ -86,12 +96,35 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
                 return seqs
             values = np.where(seqs.values < self.n_embeddings_, seqs.values, OOV_ID)
             return Sequences(values, seqs.lengths, seqs.form)
-        return self._standardized(seqs)
+        return stack_frames(self._standardized(seqs), self._frame_stride())
+
+    def _standardizes(self, fresh: bool = False) -> bool:
+        """Whether numeric inputs are standardised: the ``standardize`` parameter, or the
+        task's fixed choice; never token ids (``fresh``: as for a new network)."""
+        if self._reads_tokens(fresh):
+            return False
+        return bool(getattr(self, "standardize", self._standardize_inputs))
+
+    def _frame_stride(self) -> int:
+        """Input steps stacked into one network step (see
+        :func:`rnnfast.data.sequences.stack_frames`): the fitted ``frame_stride_``, or 1."""
+        return vars(self).get("frame_stride_", 1)
 
     def _standardized(self, seqs: Sequences) -> Sequences:
-        if not self._standardize_inputs:
+        if not self._standardizes():
             return seqs
         return Sequences((seqs.values - self._x_mean) / self._x_scale, seqs.lengths, seqs.form)
+
+    def _fit_input_transform(self, seqs: Sequences) -> None:
+        """Fit what ``_network_input`` does to numeric input: standardisation statistics and
+        the frame stride, for a new network."""
+        tokens = self._reads_tokens(fresh=True)
+        for name in ("_x_mean", "_x_scale", "frame_stride_"):
+            vars(self).pop(name, None)
+        if self._standardizes(fresh=True):
+            self._fit_input_scale(seqs)
+        if self._stacks_frames:
+            self.frame_stride_ = resolve_frame_stride(self.frame_stride, seqs.lengths, tokens)
 
     def _fit_input_scale(self, seqs: Sequences) -> None:
         steps = seqs.values[per_step_mask(seqs.lengths, seqs.values.shape[1])]
@@ -116,8 +149,8 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
             self, "network_"
         )
         seqs = self._check_X(X, fitting=first_call)
-        if first_call and self._standardize_inputs:
-            self._fit_input_scale(seqs)
+        if first_call:
+            self._fit_input_transform(seqs)
         targets, weights = self._prepare_targets(
             seqs, y, self._check_weights(sample_weight, seqs), fitting=first_call, **target_kwargs
         )
@@ -249,7 +282,9 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
 
     def _input_size(self) -> int:
         """Features per step of the network's input (the embedding's size for tokens)."""
-        return self.embedding_dim if "n_embeddings_" in vars(self) else self.n_features_in_
+        if "n_embeddings_" in vars(self):
+            return self.embedding_dim
+        return self.n_features_in_ * self._frame_stride()
 
     def _make_schedule(self, optimizer):
         params = dict(self.lr_schedule_params or {})
@@ -301,6 +336,8 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         if "network_" not in vars(self):
             return
         check_positive_int(self.n_features_in_, "n_features_in_")
+        if self._stacks_frames:
+            check_positive_int(vars(self).get("frame_stride_"), "frame_stride_")
         self._check_loaded_targets()
         self._check_loaded_network(self.network_)
         training = vars(self).get("_training_")
@@ -325,8 +362,11 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
                 f"network_ maps {net.input_size} features to {net.output_size} outputs; this "
                 f"{type(self).__name__} needs {self._input_size()} to {self._output_size()}"
             )
-        if self._standardize_inputs:
-            check_statistics(self._x_mean, self._x_scale, self.n_features_in_, "_x")
+        if self._standardizes():
+            check_statistics(
+                vars(self).get("_x_mean"), vars(self).get("_x_scale"), self.n_features_in_, "_x"
+            )
+
         embedding = getattr(net, "embedding", None)
         if (embedding is None) != ("n_embeddings_" not in vars(self)) or (
             embedding is not None and embedding.num_embeddings != self.n_embeddings_
@@ -397,12 +437,13 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
 
     def _input_standardization(self) -> dict:
         """The :class:`InferencePlan` fields of what ``_network_input`` does to ``X``: the
-        standardisation, or the out-of-vocabulary mapping of token ids."""
+        standardisation and frame stacking, or the out-of-vocabulary mapping of token ids."""
         if self._reads_tokens():
             return dict(vocabulary_size=self.n_embeddings_)
-        if not self._standardize_inputs:
-            return {}
-        return dict(input_mean=self._x_mean, input_scale=self._x_scale)
+        fields = dict(frame_stride=self._frame_stride())
+        if self._standardizes():
+            fields.update(input_mean=self._x_mean, input_scale=self._x_scale)
+        return fields
 
     def _validation_score(self, data: TrainingData) -> float:
         """Minus the loss on held-out ``data`` without dropout (tasks may override)."""

@@ -54,9 +54,9 @@ SHARED_DEFAULTS = {
 }
 
 SHARED_DOC = """\
-    cell : {"lstm", "gru", "rnn", "rnn_relu"}, default "lstm"
+    cell : {"lstm", "gru", "rnn", "rnn_relu"}, default %(cell)s
         Recurrent cell (``"rnn"`` is the tanh Elman RNN).
-    hidden_size : int, default 32
+    hidden_size : int, default %(hidden_size)s
         Hidden units per layer and direction.
     num_layers : int, default 1
         Stacked recurrent layers.
@@ -66,7 +66,7 @@ SHARED_DOC = """\
         Dropout rate between recurrent layers and before the output layer (training only).
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default "adam"
         See :mod:`rnnfast.optim`.
-    learning_rate : float, default 0.01
+    learning_rate : float, default %(learning_rate)s
         Initial step size.
     momentum : float in [0, 1), default 0.9
         Momentum of ``optimizer="sgd"``.
@@ -90,11 +90,11 @@ SHARED_DOC = """\
         Recurrent weight initialisation (see :func:`rnnfast.nn.init.initialize_recurrent`).
     forget_bias : float or None, default 1.0
         Initial LSTM forget-gate bias (ignored by GRU and RNN cells).
-    batch_size : int, default 32
+    batch_size : int, default %(batch_size)s
         Sequences per mini-batch; batches group sequences of similar length.
-    max_epochs : int, default 50
+    max_epochs : int, default %(max_epochs)s
         Passes over the training data.
-    early_stopping : bool, default False
+    early_stopping : bool, default %(early_stopping)s
         Hold out ``validation_fraction`` of the training data, stop after ``patience`` epochs
         without a better validation score and restore the best epoch's weights.
     validation_fraction : float in (0, 1), default 0.1
@@ -144,6 +144,42 @@ pooling : {"last", "mean", "max", "attention"}, default "last"
     mean, their maximum per feature, or an attention-weighted mean with a learned
     query (see :class:`rnnfast.nn.SequencePooling`). Long series and text gain from
     not reading only the final state."""
+
+
+STANDARDIZE_DOC = """\
+standardize : bool, default True
+    Learn on inputs standardised per feature: zero mean and unit variance over the valid
+    steps of the training sequences (statistics from ``fit``, applied again by ``predict``
+    and kept in exported models). Recurrent cells saturate on large inputs, so series in
+    raw units (volts, counts, watts) train badly without it. Token input
+    (``embedding_dim``) is never standardised."""
+
+# Longest series, in network steps, that "auto" frame stacking lets through unstacked;
+# chosen by cross-validation on the training splits of the UCR/UEA panel
+# (bench/select_defaults.py), like the other defaults of RNNClassifier.
+AUTO_FRAME_STEPS = 200
+
+FRAME_STRIDE_DOC = f"""\
+frame_stride : int or "auto", default "auto"
+    Stack this many consecutive steps into one network step of ``frame_stride *
+    n_features`` inputs (non-overlapping frames, the last completed with zeros), so a
+    series of ``time`` steps runs ``ceil(time / frame_stride)`` recurrent steps: long
+    series train faster and the network sees further back. ``"auto"``: 1 when the longest
+    training sequence has at most {AUTO_FRAME_STEPS} steps, else ``ceil(longest /
+    {AUTO_FRAME_STEPS})``; the value used is ``frame_stride_``. Token input never stacks."""
+
+
+def resolve_frame_stride(frame_stride, lengths: np.ndarray, tokens: bool) -> int:
+    """The ``frame_stride_`` that a fit on sequences of ``lengths`` uses (see
+    :data:`FRAME_STRIDE_DOC`)."""
+    if frame_stride == "auto":
+        return 1 if tokens else max(1, -(-int(lengths.max()) // AUTO_FRAME_STEPS))
+    if tokens and frame_stride != 1:
+        raise ValueError(
+            f"frame_stride={frame_stride} stacks numeric steps; token input (embedding_dim) "
+            "needs frame_stride=1 or 'auto'"
+        )
+    return int(frame_stride)
 
 
 # Parameter entries the estimators' methods share: ``%(X)s`` and so on in a method docstring.
@@ -196,9 +232,19 @@ def shared_init(**own_defaults):
         )
         __init__.__qualname__ = f"{cls.__name__}.__init__"
         cls.__init__ = __init__
-        shared = SHARED_DOC % {"bidirectional": defaults["bidirectional"]}
+        shared = SHARED_DOC % {
+            name: f'"{value}"' if isinstance(value, str) else value
+            for name, value in defaults.items()
+        }
         return fill_docstrings(
-            cls, {"shared_parameters": shared, "pooling": POOLING_DOC, **METHOD_DOCS}
+            cls,
+            {
+                "shared_parameters": shared,
+                "pooling": POOLING_DOC,
+                "standardize": STANDARDIZE_DOC,
+                "frame_stride": FRAME_STRIDE_DOC,
+                **METHOD_DOCS,
+            },
         )
 
     return decorate
@@ -261,6 +307,14 @@ def check_shared_params(est) -> None:
                     f"callbacks[{i}] ({type(callback).__name__}) must have on_fit_begin, "
                     "on_epoch_end and on_fit_end methods (subclass rnnfast.callbacks.Callback)"
                 )
+    if not isinstance(getattr(est, "standardize", True), (bool, np.bool_)):
+        raise TypeError(f"standardize must be a bool, got {est.standardize!r}")
+    if est._stacks_frames and est.frame_stride != "auto":
+        if isinstance(est.frame_stride, str):
+            raise ValueError(
+                f"frame_stride must be 'auto' or an int >= 1, got {est.frame_stride!r}"
+            )
+        check_number(est.frame_stride, "frame_stride", 1, integer=True)
     pooling = getattr(est, "pooling", "last")  # a parameter of the per-sequence tasks
     if not isinstance(pooling, str) or pooling not in POOLING_KINDS:
         raise ValueError(f"pooling must be one of {POOLING_KINDS}, got {pooling!r}")

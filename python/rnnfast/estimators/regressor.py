@@ -44,7 +44,7 @@ def check_targets_2d(y, n: int, name: str = "y") -> tuple[np.ndarray, bool]:
 
 
 @persistable()
-@shared_init(pooling="last")
+@shared_init(pooling="last", standardize=True, frame_stride="auto")
 class RNNRegressor(TargetStandardizer, RegressorMixin, RNNEstimatorBase):
     """Recurrent network regressor: a sequence in, one or more real values out.
 
@@ -54,6 +54,8 @@ class RNNRegressor(TargetStandardizer, RegressorMixin, RNNEstimatorBase):
         Parameters
         ----------
         %(pooling)s
+        %(standardize)s
+        %(frame_stride)s
     %(shared_parameters)s
         Attributes
         ----------

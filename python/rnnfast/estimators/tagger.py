@@ -21,7 +21,7 @@ from rnnfast.persistence import persistable
 
 
 @persistable()
-@shared_init(class_weight=None, bidirectional=True)
+@shared_init(class_weight=None, standardize=True, bidirectional=True)
 class SequenceTagger(RNNEstimatorBase):
     """Label every time step of every sequence.
 
@@ -33,6 +33,7 @@ class SequenceTagger(RNNEstimatorBase):
         ----------
         class_weight : dict, "balanced" or None, default None
             Weights of each label's loss (``"balanced"``: inverse label frequency over all steps).
+        %(standardize)s
     %(shared_parameters)s
         Attributes
         ----------

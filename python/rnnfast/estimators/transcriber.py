@@ -203,7 +203,6 @@ class SequenceTranscriber(RNNEstimatorBase):
             self.network_,
             "probabilities",
             classes=np.arange(1 + len(self.classes_)),
-            frame_stride=self.frame_stride,
             **self._input_standardization(),
         )
 
@@ -216,11 +215,8 @@ class SequenceTranscriber(RNNEstimatorBase):
                 "transcription needs the whole sequence"
             )
 
-    def _network_input(self, seqs: Sequences) -> Sequences:
-        return stack_frames(self._standardized(seqs), self.frame_stride)
-
-    def _input_size(self) -> int:
-        return self.n_features_in_ * self.frame_stride
+    def _frame_stride(self) -> int:
+        return self.frame_stride
 
     _saved_attributes = RNNEstimatorBase._saved_attributes | {"classes_", "target_type_"}
 
