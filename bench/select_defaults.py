@@ -16,17 +16,14 @@ last line, and is what ``RNNClassifier()`` uses (``frame_steps`` is the
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import ucr_panel
-from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.model_selection import StratifiedKFold
 
-import rnnfast
 from rnnfast import RNNClassifier
 
 # The base: 0.1's defaults with standardisation and frames on.
@@ -74,10 +71,9 @@ def classifier(config: dict, longest: int, seed: int) -> RNNClassifier:
     return RNNClassifier(frame_stride=stride, random_state=seed, **params)
 
 
-def fold_accuracy(config: dict, name: str, folds: int, fold: int, threads: int) -> float:
+def fold_accuracy(config: dict, name: str, folds: int, fold: int) -> float:
     """Accuracy on fold ``fold`` of the stratified folds of ``name``'s training split, of
     the model fitted on the other folds (network seed: the fold's index)."""
-    rnnfast.set_num_threads(threads)
     data = ucr_panel.load(name)
     X, y = data.X_train, data.y_train
     fit_idx, val_idx = list(_splitter(y, folds).split(np.zeros(len(y)), y))[fold]
@@ -95,9 +91,8 @@ def _splitter(y: np.ndarray, folds: int) -> StratifiedKFold:
 def cv_accuracies(config: dict, panel, folds: int, jobs: int) -> list[float]:
     """Each data set's mean accuracy over its folds (folds run in ``jobs`` processes)."""
     tasks = [(d.name, k) for d in panel for k in range(_splitter(d.y_train, folds).n_splits)]
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    scores = Parallel(n_jobs=jobs)(
-        delayed(fold_accuracy)(config, name, folds, k, threads) for name, k in tasks
+    scores = ucr_panel.map_in_processes(
+        fold_accuracy, [(config, name, folds, k) for name, k in tasks], jobs
     )
     return [
         float(np.mean([s for (n, _), s in zip(tasks, scores, strict=True) if n == d.name]))

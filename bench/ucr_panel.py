@@ -17,10 +17,13 @@ archive's own recipe for its equal-length versions; warping compares them as the
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.utils import Bunch
 
 SKTIME_SETS = (
@@ -123,7 +126,15 @@ def _dtw_matrix(queries: list[np.ndarray], references: list[np.ndarray]) -> np.n
     """Full-window DTW cost between every query and reference, ``(n_queries, n_refs)``."""
     import numba
 
-    @numba.njit(cache=True, fastmath=False)
+    return _compiled_dtw_matrix()(numba.typed.List(queries), numba.typed.List(references))
+
+
+@functools.cache
+def _compiled_dtw_matrix():
+    """The numba kernel, compiled once per process (numba is imported only for DTW)."""
+    import numba
+
+    @numba.njit
     def dtw(a, b):
         m = len(b)
         previous = np.full(m + 1, np.inf)
@@ -140,7 +151,7 @@ def _dtw_matrix(queries: list[np.ndarray], references: list[np.ndarray]) -> np.n
             previous, current = current, previous
         return previous[m]
 
-    @numba.njit(parallel=True, cache=True)
+    @numba.njit(parallel=True)
     def matrix(queries, references):
         out = np.empty((len(queries), len(references)))
         for q in numba.prange(len(queries)):
@@ -148,4 +159,25 @@ def _dtw_matrix(queries: list[np.ndarray], references: list[np.ndarray]) -> np.n
                 out[q, r] = dtw(queries[q], references[r])
         return out
 
-    return matrix(numba.typed.List(queries), numba.typed.List(references))
+    return matrix
+
+
+# ------------------------------------------------------------------------- processes
+def threads_per_process(jobs: int) -> int:
+    """The machine's cores split evenly over ``jobs`` processes."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def map_in_processes(function, tasks: list[tuple], jobs: int) -> list:
+    """``[function(*task) for task in tasks]`` in ``jobs`` processes, each running rnnfast on
+    :func:`threads_per_process` threads (small networks train faster side by side than on
+    all threads one at a time)."""
+    threads = threads_per_process(jobs)
+    return Parallel(n_jobs=jobs)(delayed(_with_threads)(function, threads, task) for task in tasks)
+
+
+def _with_threads(function, threads: int, task: tuple):
+    import rnnfast
+
+    rnnfast.set_num_threads(threads)
+    return function(*task)

@@ -14,14 +14,12 @@ bench/select_defaults.py on the training splits only.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import ucr_panel
-from joblib import Parallel, delayed
 from scipy.stats import rankdata
 
 # Published test accuracies (%) on the same splits, where we know them.
@@ -34,10 +32,9 @@ PUBLISHED = {
 }
 
 
-def rnn_run(name: str, seed: int, threads: int) -> dict:
+def rnn_run(name: str, seed: int) -> dict:
     import rnnfast
 
-    rnnfast.set_num_threads(threads)
     data = ucr_panel.load(name)
     start = time.perf_counter()
     model = rnnfast.RNNClassifier(random_state=seed).fit(data.X_train, data.y_train)
@@ -52,9 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", nargs="*", default=list(ucr_panel.PANEL))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    threads = ucr_panel.threads_per_process(args.jobs)
     tasks = [(name, seed) for name in args.sets for seed in range(args.seeds)]
-    runs = Parallel(n_jobs=args.jobs)(delayed(rnn_run)(n, s, threads) for n, s in tasks)
+    runs = ucr_panel.map_in_processes(rnn_run, tasks, args.jobs)
     by_set = {
         name: [r for (n, _), r in zip(tasks, runs, strict=True) if n == name] for name in args.sets
     }

@@ -102,3 +102,19 @@ def test_saved_model_keeps_frames_and_statistics(tmp_path):
     loaded = rnnfast.load(tmp_path / "m.rnnf")
     assert loaded.frame_stride_ == 3
     np.testing.assert_array_equal(loaded.predict_proba(long), clf.predict_proba(long))
+
+
+def test_a_refit_fits_the_input_transform_afresh():
+    long = RNG.standard_normal((6, 3 * AUTO_FRAME_STEPS)).astype(np.float32)
+    clf = RNNClassifier(**FAST).fit(long, [0, 1] * 3)
+    assert clf.frame_stride_ == 3 and hasattr(clf, "_x_mean")
+    clf.set_params(standardize=False, frame_stride=1).fit(long, [0, 1] * 3)
+    assert clf.frame_stride_ == 1 and not hasattr(clf, "_x_mean")
+    assert clf.network_.input_size == 1
+
+
+def test_docs_show_each_class_its_own_defaults():
+    assert 'pooling : {"last", "mean", "max", "attention"}, default "max"' in RNNClassifier.__doc__
+    assert 'default "last"' in RNNRegressor.__doc__
+    assert "hidden_size : int, default 64" in RNNClassifier.__doc__
+    assert "hidden_size : int, default 32" in RNNRegressor.__doc__

@@ -366,7 +366,6 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
             check_statistics(
                 vars(self).get("_x_mean"), vars(self).get("_x_scale"), self.n_features_in_, "_x"
             )
-
         embedding = getattr(net, "embedding", None)
         if (embedding is None) != ("n_embeddings_" not in vars(self)) or (
             embedding is not None and embedding.num_embeddings != self.n_embeddings_

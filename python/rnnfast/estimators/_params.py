@@ -138,7 +138,7 @@ SHARED_DOC = """\
 
 
 POOLING_DOC = """\
-pooling : {"last", "mean", "max", "attention"}, default "last"
+pooling : {"last", "mean", "max", "attention"}, default %(pooling)s
     What the output layer reads of each sequence: the top layer's final state (both
     directions when bidirectional), or its outputs pooled over the valid steps: their
     mean, their maximum per feature, or an attention-weighted mean with a learned
@@ -232,15 +232,14 @@ def shared_init(**own_defaults):
         )
         __init__.__qualname__ = f"{cls.__name__}.__init__"
         cls.__init__ = __init__
-        shared = SHARED_DOC % {
-            name: f'"{value}"' if isinstance(value, str) else value
-            for name, value in defaults.items()
-        }
+        # each class's own defaults, as they read in Python
+        shown = {name: f'"{v}"' if isinstance(v, str) else v for name, v in defaults.items()}
+        shared = SHARED_DOC % shown
         return fill_docstrings(
             cls,
             {
                 "shared_parameters": shared,
-                "pooling": POOLING_DOC,
+                "pooling": POOLING_DOC % shown if "pooling" in shown else POOLING_DOC,
                 "standardize": STANDARDIZE_DOC,
                 "frame_stride": FRAME_STRIDE_DOC,
                 **METHOD_DOCS,
