@@ -2,6 +2,7 @@
 11-set UCR/UEA panel (bench/ucr_panel.py), never on their test splits.
 
     python bench/select_defaults.py [--folds 3] [--jobs 2] [--out bench/results/select_defaults.md]
+    python bench/select_defaults.py --stages standardize --base '{"pooling": "max", ...}'
 
 A coordinate search: starting from a base configuration, each stage tries a few values of
 one group of hyperparameters, keeps the one with the best mean rank over the data sets (the
@@ -10,12 +11,15 @@ accuracy breaks a tie), and the next stage starts from it. The folds are stratif
 fixed (seed 0), a candidate's network seed is the fold's index, so a rerun reproduces every
 number. Prints, and writes, a Markdown log of every stage; the chosen configuration is the
 last line, and is what ``RNNClassifier()`` uses (``frame_steps`` is the
-``AUTO_FRAME_STEPS`` behind ``frame_stride="auto"``).
+``AUTO_FRAME_STEPS`` behind ``frame_stride="auto"``). ``--stages`` runs only the named
+stages, from the configuration ``--base`` (JSON) instead of ``BASE``: how a stage added later
+(``standardize``) was run from the configuration the earlier stages had chosen.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -37,6 +41,7 @@ BASE = dict(
     learning_rate=0.01,
     max_epochs=50,
     early_stopping=False,
+    standardize=True,
 )
 STAGES = [
     ("pooling", [dict(pooling=p) for p in ("last", "mean", "max")]),
@@ -62,6 +67,8 @@ STAGES = [
             dict(max_epochs=200, early_stopping=True),
         ],
     ),
+    # each set's statistics (per feature), or each series by its own (z-normalisation)
+    ("standardize", [dict(standardize=True), dict(standardize="per_sequence")]),
 ]
 
 
@@ -106,7 +113,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="processes (threads split evenly)")
     parser.add_argument("--sets", nargs="*", default=list(ucr_panel.PANEL))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--stages", nargs="*", default=[name for name, _ in STAGES])
+    parser.add_argument("--base", type=json.loads, default=BASE, help="JSON configuration")
     args = parser.parse_args(argv)
+    unknown = set(args.stages) - {name for name, _ in STAGES}
+    if unknown:
+        parser.error(f"unknown stages {sorted(unknown)}")
     panel = [ucr_panel.load(name) for name in args.sets]
     lines = [f"# Default selection: {args.folds}-fold CV on the training splits\n"]
 
@@ -114,8 +126,9 @@ def main(argv: list[str] | None = None) -> None:
         print(line, flush=True)
         lines.append(line)
 
-    config, cache = dict(BASE), {}
-    for stage, options in STAGES:
+    say(f"Base: {args.base}")
+    config, cache = {**BASE, **args.base}, {}
+    for stage, options in [(name, options) for name, options in STAGES if name in args.stages]:
         candidates = [{**config, **option} for option in options]
         scores = []
         for candidate in candidates:

@@ -8,7 +8,7 @@ import pytest
 
 import rnnfast
 from rnnfast import RNNClassifier, RNNRegressor, SequenceTagger
-from rnnfast.data.sequences import Sequences, stack_frames
+from rnnfast.data.sequences import Sequences, stack_frames, standardize_per_sequence
 from rnnfast.estimators._params import AUTO_FRAME_STEPS
 
 RNG = np.random.default_rng(0)
@@ -45,6 +45,47 @@ def test_tagger_standardizes_too():
     tagger = SequenceTagger(**FAST).fit(X * 100, tags)
     np.testing.assert_allclose(tagger._x_scale, (X * 100).reshape(-1, 2).std(axis=0), rtol=1e-4)
     assert not hasattr(SequenceTagger(standardize=False, **FAST).fit(X, tags), "_x_mean")
+
+
+def test_per_sequence_standardization_over_each_sequences_valid_steps():
+    lengths = np.array([5, 30, 1, 12])
+    padded = RNG.standard_normal((4, 30, 2)) * 3 + 7
+    padded[3, :, 1] = 0.1  # a constant feature reads 0, not rounding noise over a tiny std
+    got = standardize_per_sequence(Sequences(padded.astype(np.float32), lengths, "list"))
+    assert got.values.dtype == np.float32
+    for i, n in enumerate(lengths):
+        steps = padded[i, :n].astype(np.float32).astype(np.float64)
+        std = steps.std(axis=0)
+        expected = (steps - steps.mean(axis=0)) / np.where(std > 0, std, 1)
+        np.testing.assert_allclose(got.values[i, :n], expected, rtol=1e-6, atol=1e-6)
+        assert not got.values[i, n:].any()
+    assert not got.values[3, :, 1].any() and not got.values[2].any()
+
+
+@pytest.mark.parametrize("Estimator", [RNNClassifier, RNNRegressor, SequenceTagger])
+def test_per_sequence_standardization_makes_predictions_blind_to_each_series_units(Estimator):
+    ragged = [X[i, : 10 + i % 20] for i in range(len(X))]
+    if Estimator is SequenceTagger:
+        y = [(s[:, 0] > 0).astype(int) for s in ragged]
+    else:
+        y = Y_CLASS if Estimator is RNNClassifier else X[:, :, 1].mean(axis=1)
+    est = Estimator(standardize="per_sequence", **FAST).fit(ragged, y)
+    assert not hasattr(est, "_x_mean")
+    # every series in its own unit and offset, per feature
+    scales = RNG.uniform(0.01, 100, (len(ragged), 2)).astype(np.float32)
+    offsets = RNG.uniform(-50, 50, (len(ragged), 2)).astype(np.float32)
+    rescaled = [s * a + b for s, a, b in zip(ragged, scales, offsets, strict=True)]
+    method = "predict" if Estimator is RNNRegressor else "predict_proba"
+    before, after = getattr(est, method)(ragged), getattr(est, method)(rescaled)
+    if Estimator is SequenceTagger:
+        before, after = np.concatenate(before), np.concatenate(after)
+    np.testing.assert_allclose(after, before, rtol=1e-3, atol=1e-4)
+    # per-feature (training) statistics do not make it blind
+    fixed = Estimator(**FAST).fit(ragged, y)
+    fixed_after = getattr(fixed, method)(rescaled)
+    if Estimator is SequenceTagger:
+        fixed_after = np.concatenate(fixed_after)
+    assert not np.allclose(fixed_after, before, atol=1e-2)
 
 
 @pytest.mark.parametrize(
@@ -87,7 +128,8 @@ def test_token_input_never_stacks():
         (dict(frame_stride=0), ValueError, "frame_stride must be in"),
         (dict(frame_stride="long"), ValueError, "frame_stride must be 'auto' or an int"),
         (dict(frame_stride=2.5), TypeError, "frame_stride must be an integer"),
-        (dict(standardize="yes"), TypeError, "standardize must be a bool"),
+        (dict(standardize="per_feature"), ValueError, "standardize must be True, False or"),
+        (dict(standardize=1.5), TypeError, "standardize must be True, False or 'per_sequence'"),
     ],
 )
 def test_bad_parameters(params, error, match):
@@ -104,6 +146,14 @@ def test_saved_model_keeps_frames_and_statistics(tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(long), clf.predict_proba(long))
 
 
+def test_saved_model_keeps_per_sequence_standardization(tmp_path):
+    clf = RNNClassifier(standardize="per_sequence", **FAST).fit(X * 5 + 3, Y_CLASS)
+    rnnfast.save(clf, tmp_path / "m.rnnf")
+    loaded = rnnfast.load(tmp_path / "m.rnnf")
+    assert loaded.standardize == "per_sequence"
+    np.testing.assert_array_equal(loaded.predict_proba(X * 2), clf.predict_proba(X * 2))
+
+
 def test_a_refit_fits_the_input_transform_afresh():
     long = RNG.standard_normal((6, 3 * AUTO_FRAME_STEPS)).astype(np.float32)
     clf = RNNClassifier(**FAST).fit(long, [0, 1] * 3)
@@ -111,6 +161,8 @@ def test_a_refit_fits_the_input_transform_afresh():
     clf.set_params(standardize=False, frame_stride=1).fit(long, [0, 1] * 3)
     assert clf.frame_stride_ == 1 and not hasattr(clf, "_x_mean")
     assert clf.network_.input_size == 1
+    clf.set_params(standardize="per_sequence").fit(long, [0, 1] * 3)
+    assert not hasattr(clf, "_x_mean")
 
 
 def test_docs_show_each_class_its_own_defaults():

@@ -107,6 +107,19 @@ def test_classifier_frames_and_standardisation_inside_the_graph():
     assert clf.frame_stride_ == 3 and clf._x_scale.max() > 3
 
 
+def test_classifier_per_sequence_standardisation_inside_the_graph():
+    units = [x * (i + 1) + i for i, x in enumerate(RAGGED)]  # every series its own unit
+    padded = np.zeros_like(PADDED)
+    for i, x in enumerate(units):
+        padded[i, : len(x)] = x
+    clf = rnnfast.RNNClassifier(standardize="per_sequence", frame_stride=2, **FAST)
+    clf.fit(units, LENGTHS40 > 3)
+    got = run_onnx(clf, padded, LENGTHS40)
+    close(got["probabilities"], clf.predict_proba(units))
+    full = run_onnx(clf, X * 4 - 1)  # no lengths input: every step valid
+    close(full["probabilities"], clf.predict_proba(X * 4 - 1))
+
+
 def test_classifier_integer_labels():
     clf = rnnfast.RNNClassifier(**FAST).fit(X, (X[:, 0, 0] > 0).astype(int) * 3 + 1)
     got = run_onnx(clf, X)

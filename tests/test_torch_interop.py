@@ -129,6 +129,10 @@ FAST = dict(max_epochs=2, hidden_size=8, random_state=0)
             rnnfast.RNNClassifier(frame_stride=3, **FAST).fit(X * 9 + 2, X[:, 0, 0] > 0),
             "predict_proba",
         ),
+        lambda: (
+            rnnfast.RNNClassifier(standardize="per_sequence", **FAST).fit(X, X[:, 0, 0] > 0),
+            "predict_proba",
+        ),
     ],
     ids=[
         "classifier",
@@ -137,6 +141,7 @@ FAST = dict(max_epochs=2, hidden_size=8, random_state=0)
         "regressor-1d",
         "forecaster-standardised",
         "classifier-frames",
+        "classifier-per-sequence",
     ],
 )
 def test_estimator_predictor_matches_predict(make):
@@ -147,6 +152,18 @@ def test_estimator_predictor_matches_predict(make):
     expected = getattr(est, method)(X)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_per_sequence_predictor_with_lengths_matches_predict():
+    ragged = [X[i, : 2 + i % 6] * (i + 1) - i for i in range(len(X))]
+    est = rnnfast.RNNClassifier(standardize="per_sequence", **FAST).fit(ragged, X[:, 0, 0] > 0)
+    lengths = np.array([len(s) for s in ragged])
+    padded = np.zeros((len(ragged), lengths.max(), 2), np.float32)
+    for i, s in enumerate(ragged):
+        padded[i, : len(s)] = s
+    with torch.no_grad():
+        got = to_torch(est).eval()(torch.from_numpy(padded), torch.from_numpy(lengths)).numpy()
+    np.testing.assert_allclose(got, est.predict_proba(ragged), rtol=1e-5, atol=1e-6)
 
 
 def test_bad_arguments():

@@ -285,6 +285,34 @@ def stack_frames(seqs: Sequences, stride: int) -> Sequences:
     return Sequences(padded.reshape(n, steps, stride * n_features), lengths, seqs.form)
 
 
+def standardize_per_sequence(seqs: Sequences) -> Sequences:
+    """Each sequence scaled by its own statistics: per feature, minus its mean over the
+    sequence's valid steps, divided by their standard deviation (1 where it is 0).
+
+    What the UCR archive calls z-normalisation: the result does not depend on a series'
+    offset or unit. Statistics are computed in float64, so a constant feature gives exactly
+    0 (not rounding noise divided by a tiny deviation); steps past each length are 0.
+
+    Parameters
+    ----------
+    seqs : Sequences
+        ``values`` of shape ``(n, max_time, n_features)``.
+
+    Returns
+    -------
+    Sequences
+        Same shape, dtype and lengths.
+    """
+    values = seqs.values.astype(np.float64)
+    valid = (np.arange(values.shape[1])[None, :] < seqs.lengths[:, None])[:, :, None]
+    counts = np.maximum(seqs.lengths, 1).astype(np.float64)[:, None, None]
+    mean = np.where(valid, values, 0.0).sum(axis=1, keepdims=True) / counts
+    centred = np.where(valid, values - mean, 0.0)
+    std = np.sqrt((centred * centred).sum(axis=1, keepdims=True) / counts)
+    scaled = centred / np.where(std > 0, std, 1.0)
+    return Sequences(scaled.astype(seqs.values.dtype), seqs.lengths, seqs.form)
+
+
 def check_token_sequences(X, *, name: str = "X", estimator: object = None) -> Sequences:
     """Validate token input and pad it with id 0: ``values`` ``(n, max_time, 1)`` int64.
 

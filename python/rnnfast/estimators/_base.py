@@ -20,6 +20,7 @@ from rnnfast.data.sequences import (
     check_sequences,
     check_token_sequences,
     stack_frames,
+    standardize_per_sequence,
 )
 from rnnfast.data.text import OOV_ID
 from rnnfast.estimators._params import check_shared_params, resolve_frame_stride
@@ -98,12 +99,17 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
             return Sequences(values, seqs.lengths, seqs.form)
         return stack_frames(self._standardized(seqs), self._frame_stride())
 
-    def _standardizes(self, fresh: bool = False) -> bool:
-        """Whether numeric inputs are standardised: the ``standardize`` parameter, or the
-        task's fixed choice; never token ids (``fresh``: as for a new network)."""
+    def _standardization(self, fresh: bool = False) -> str | None:
+        """How numeric inputs are standardised: ``"per_feature"`` (statistics fitted on the
+        training steps), ``"per_sequence"`` (each sequence by its own) or None, from the
+        ``standardize`` parameter or the task's fixed choice; never token ids (``fresh``: as
+        for a new network)."""
         if self._reads_tokens(fresh):
-            return False
-        return bool(getattr(self, "standardize", self._standardize_inputs))
+            return None
+        mode = getattr(self, "standardize", self._standardize_inputs)
+        if isinstance(mode, str):
+            return mode  # "per_sequence", the one string check_shared_params lets through
+        return "per_feature" if mode else None
 
     def _frame_stride(self) -> int:
         """Input steps stacked into one network step (see
@@ -111,7 +117,10 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         return vars(self).get("frame_stride_", 1)
 
     def _standardized(self, seqs: Sequences) -> Sequences:
-        if not self._standardizes():
+        mode = self._standardization()
+        if mode == "per_sequence":
+            return standardize_per_sequence(seqs)
+        if mode is None:
             return seqs
         return Sequences((seqs.values - self._x_mean) / self._x_scale, seqs.lengths, seqs.form)
 
@@ -121,7 +130,7 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         tokens = self._reads_tokens(fresh=True)
         for name in ("_x_mean", "_x_scale", "frame_stride_"):
             vars(self).pop(name, None)
-        if self._standardizes(fresh=True):
+        if self._standardization(fresh=True) == "per_feature":
             self._fit_input_scale(seqs)
         if self._stacks_frames:
             self.frame_stride_ = resolve_frame_stride(self.frame_stride, seqs.lengths, tokens)
@@ -362,7 +371,7 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
                 f"network_ maps {net.input_size} features to {net.output_size} outputs; this "
                 f"{type(self).__name__} needs {self._input_size()} to {self._output_size()}"
             )
-        if self._standardizes():
+        if self._standardization() == "per_feature":
             check_statistics(
                 vars(self).get("_x_mean"), vars(self).get("_x_scale"), self.n_features_in_, "_x"
             )
@@ -439,8 +448,9 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         standardisation and frame stacking, or the out-of-vocabulary mapping of token ids."""
         if self._reads_tokens():
             return dict(vocabulary_size=self.n_embeddings_)
-        fields = dict(frame_stride=self._frame_stride())
-        if self._standardizes():
+        mode = self._standardization()
+        fields = dict(frame_stride=self._frame_stride(), per_sequence=mode == "per_sequence")
+        if mode == "per_feature":
             fields.update(input_mean=self._x_mean, input_scale=self._x_scale)
         return fields
 

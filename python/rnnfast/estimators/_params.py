@@ -147,12 +147,16 @@ pooling : {"last", "mean", "max", "attention"}, default %(pooling)s
 
 
 STANDARDIZE_DOC = """\
-standardize : bool, default True
-    Learn on inputs standardised per feature: zero mean and unit variance over the valid
-    steps of the training sequences (statistics from ``fit``, applied again by ``predict``
-    and kept in exported models). Recurrent cells saturate on large inputs, so series in
-    raw units (volts, counts, watts) train badly without it. Token input
-    (``embedding_dim``) is never standardised."""
+standardize : bool or "per_sequence", default %(standardize)s
+    How numeric inputs are scaled before the network reads them. True: per feature, to
+    zero mean and unit variance over the valid steps of the training sequences
+    (statistics from ``fit``, applied again by ``predict`` and kept in exported models).
+    ``"per_sequence"``: each sequence per feature by its own mean and standard deviation
+    over its valid steps (z-normalisation, as the UCR archive stores its series), which
+    discards each series' level and unit: right when the shape tells the classes apart,
+    wrong when the level does. False: raw inputs. Recurrent cells saturate on large
+    inputs, so series in raw units (volts, counts, watts) train badly without scaling.
+    Token input (``embedding_dim``) is never scaled."""
 
 # Longest series, in network steps, that "auto" frame stacking lets through unstacked;
 # chosen by cross-validation on the training splits of the UCR/UEA panel
@@ -240,7 +244,7 @@ def shared_init(**own_defaults):
             {
                 "shared_parameters": shared,
                 "pooling": POOLING_DOC % shown if "pooling" in shown else POOLING_DOC,
-                "standardize": STANDARDIZE_DOC,
+                "standardize": STANDARDIZE_DOC % shown if "standardize" in shown else "",
                 "frame_stride": FRAME_STRIDE_DOC,
                 **METHOD_DOCS,
             },
@@ -306,8 +310,14 @@ def check_shared_params(est) -> None:
                     f"callbacks[{i}] ({type(callback).__name__}) must have on_fit_begin, "
                     "on_epoch_end and on_fit_end methods (subclass rnnfast.callbacks.Callback)"
                 )
-    if not isinstance(getattr(est, "standardize", True), (bool, np.bool_)):
-        raise TypeError(f"standardize must be a bool, got {est.standardize!r}")
+    standardize = getattr(est, "standardize", True)
+    if isinstance(standardize, str):
+        if standardize != "per_sequence":
+            raise ValueError(
+                f"standardize must be True, False or 'per_sequence', got {standardize!r}"
+            )
+    elif not isinstance(standardize, (bool, np.bool_)):
+        raise TypeError(f"standardize must be True, False or 'per_sequence', got {standardize!r}")
     if est._stacks_frames and est.frame_stride != "auto":
         if isinstance(est.frame_stride, str):
             raise ValueError(

@@ -4,7 +4,7 @@ An estimator that can be exported returns an :class:`InferencePlan` from
 ``_inference_plan()``; the exporters rebuild exactly these steps in another runtime:
 
     x -> (x - input_mean) / input_scale -> stack frame_stride steps -> network -> softmax
-                                                                 (probabilities)
+      (or each sequence z-normalised)                                   (probabilities)
                                          -> * output_scale + output_mean  (values)
 """
 
@@ -24,6 +24,10 @@ class InferencePlan:
     network : rnnfast.nn.SequenceNetwork
     input_mean, input_scale : ndarray of shape (n_features,) or None
         Input standardisation, when the estimator learns on standardised inputs.
+    per_sequence : bool
+        Each sequence standardised per feature by its own mean and standard deviation over
+        its valid steps, computed in float64, a deviation of 0 read as 1 (see
+        :func:`rnnfast.data.sequences.standardize_per_sequence`); never with ``input_mean``.
     kind : {"probabilities", "values"}
         Softmax over the network outputs (classifiers, taggers), or an affine map of them.
     output_mean, output_scale : ndarray of shape (n_outputs,) or None
@@ -46,6 +50,7 @@ class InferencePlan:
     kind: str
     input_mean: np.ndarray | None = None
     input_scale: np.ndarray | None = None
+    per_sequence: bool = False
     output_mean: np.ndarray | None = None
     output_scale: np.ndarray | None = None
     classes: np.ndarray | None = None

@@ -39,6 +39,25 @@ def stack_frames(x: torch.Tensor, lengths, stride: int):
     return x.reshape(batch, -1, stride * features), lengths
 
 
+def standardize_per_sequence(x: torch.Tensor, lengths) -> torch.Tensor:
+    """Each sequence per feature minus its mean, over its standard deviation (1 where 0), over
+    its valid steps, in float64; steps past each length 0 (as rnnfast computes it)."""
+    values = x.to(torch.float64)
+    time = x.shape[1]
+    if lengths is None:
+        counts = torch.full((x.shape[0],), time, dtype=torch.float64)
+        valid = torch.ones(x.shape[0], time, 1, dtype=torch.bool)
+    else:
+        lengths = torch.as_tensor(lengths, dtype=torch.int64)
+        counts = lengths.clamp(min=1).to(torch.float64)
+        valid = (torch.arange(time)[None, :] < lengths[:, None])[:, :, None]
+    counts = counts[:, None, None]
+    mean = torch.where(valid, values, 0.0).sum(dim=1, keepdim=True) / counts
+    centred = torch.where(valid, values - mean, 0.0)
+    std = torch.sqrt((centred * centred).sum(dim=1, keepdim=True) / counts)
+    return (centred / torch.where(std > 0, std, 1.0)).to(x.dtype)
+
+
 class TorchSequenceNetwork(torch.nn.Module):
     """``rnnfast.nn.SequenceNetwork`` in torch: (embedding ->) recurrent stack -> (pooling
     ->) dropout -> linear head. ``pooling`` is "last", "mean", "max" or "attention" (with the
@@ -116,6 +135,7 @@ class TorchPredictor(torch.nn.Module):
         kind: str,
         input_mean=None,
         input_scale=None,
+        per_sequence: bool = False,
         output_mean=None,
         output_scale=None,
         value_shape=(),
@@ -127,6 +147,7 @@ class TorchPredictor(torch.nn.Module):
         self.kind = kind
         self.value_shape = tuple(value_shape)
         self.frame_stride = frame_stride
+        self.per_sequence = per_sequence
         self.vocabulary_size = vocabulary_size
         for name, value in [
             ("input_mean", input_mean),
@@ -139,6 +160,8 @@ class TorchPredictor(torch.nn.Module):
     def forward(self, x, lengths=None):
         if self.vocabulary_size is not None:  # ids never seen in fit read as the OOV id 1
             x = torch.where(x < self.vocabulary_size, x, torch.ones_like(x))
+        if self.per_sequence:
+            x = standardize_per_sequence(x, lengths)
         if self.input_mean is not None:
             x = (x - self.input_mean.to(x.dtype)) / self.input_scale.to(x.dtype)
         if self.frame_stride > 1:

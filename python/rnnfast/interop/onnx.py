@@ -126,6 +126,8 @@ def _predictor(graph, plan, x, seq_lens) -> None:
     if plan.vocabulary_size is not None:  # ids never seen in fit read as the OOV id 1
         known = graph.node("Less", [x, graph.constant(plan.vocabulary_size, np.int64)])
         x = graph.node("Where", [known, x, graph.constant(1, np.int64)])
+    if plan.per_sequence:
+        x = _standardize_per_sequence(graph, x, seq_lens)
     if plan.input_mean is not None:
         x = graph.node("Sub", [x, graph.constant(plan.input_mean, graph.np_dtype)])
         x = graph.node("Div", [x, graph.constant(plan.input_scale, graph.np_dtype)])
@@ -144,6 +146,54 @@ def _predictor(graph, plan, x, seq_lens) -> None:
     graph.output(graph.node("Reshape", [values, graph.constant(shape, np.int64)]), "predictions")
 
 
+def _valid_steps(graph, x, seq_lens):
+    """Boolean ``(batch, time, 1)``: step ``t`` of sequence ``b`` is before its length."""
+
+    def int64(values):
+        return graph.constant(np.array(values, np.int64), np.int64)
+
+    time = graph.node("Gather", [graph.node("Shape", [x]), int64(1)], axis=0)  # 0-d
+    steps = graph.node("Unsqueeze", [graph.node("Range", [int64(0), time, int64(1)]), int64([0])])
+    lengths = graph.node("Cast", [seq_lens], to=graph.onnx.TensorProto.INT64)
+    valid = graph.node("Less", [steps, graph.node("Unsqueeze", [lengths, int64([1])])])
+    return graph.node("Unsqueeze", [valid, int64([2])])
+
+
+def _standardize_per_sequence(graph, x, seq_lens):
+    """Each sequence per feature minus its mean, over its standard deviation (1 where 0), over
+    its valid steps, in float64 as rnnfast computes it; steps past each length 0."""
+    double = graph.onnx.TensorProto.DOUBLE
+    axis = graph.constant(np.array([1], np.int64), np.int64)
+    zero = graph.constant(np.float64(0.0), np.float64)
+    values = graph.node("Cast", [x], to=double)
+    if seq_lens is None:  # every step valid: the count is the time axis
+        shape = graph.node("Cast", [graph.node("Shape", [x])], to=double)
+        counts = graph.node("Gather", [shape, graph.constant(np.int64(1), np.int64)], axis=0)
+        valid = None
+    else:
+        valid = _valid_steps(graph, x, seq_lens)
+        values = graph.node("Where", [valid, values, zero])
+        counts = graph.node(
+            "Max",
+            [
+                graph.node("Cast", [seq_lens], to=double),
+                graph.constant(np.float64(1.0), np.float64),
+            ],
+        )
+        counts = graph.node(
+            "Reshape", [counts, graph.constant(np.array([-1, 1, 1], np.int64), np.int64)]
+        )
+    mean = graph.node("Div", [graph.node("ReduceSum", [values, axis], keepdims=1), counts])
+    centred = graph.node("Sub", [values, mean])
+    if valid is not None:
+        centred = graph.node("Where", [valid, centred, zero])
+    square_sum = graph.node("ReduceSum", [graph.node("Mul", [centred, centred]), axis], keepdims=1)
+    std = graph.node("Sqrt", [graph.node("Div", [square_sum, counts])])
+    positive = graph.node("Greater", [std, zero])
+    scale = graph.node("Where", [positive, std, graph.constant(np.float64(1.0), np.float64)])
+    return graph.node("Cast", [graph.node("Div", [centred, scale])], to=graph.float_type)
+
+
 def _stack_frames(graph, x, seq_lens, stride: int, n_features: int):
     """``(batch, time, F)`` -> ``(batch, ceil(time / stride), stride * F)``, steps past each
     length zeroed first; int32 ``seq_lens`` -> ``ceil(seq_lens / stride)``."""
@@ -156,13 +206,9 @@ def _stack_frames(graph, x, seq_lens, stride: int, n_features: int):
 
     time = graph.node("Gather", [graph.node("Shape", [x]), int64(1)], axis=0)  # 0-d
     if seq_lens is not None:
-        steps = graph.node(
-            "Unsqueeze", [graph.node("Range", [int64(0), time, int64(1)]), int64([0])]
+        x = graph.node(
+            "Mul", [x, graph.node("Cast", [_valid_steps(graph, x, seq_lens)], to=graph.float_type)]
         )
-        lengths = graph.node("Cast", [seq_lens], to=graph.onnx.TensorProto.INT64)
-        valid = graph.node("Less", [steps, graph.node("Unsqueeze", [lengths, int64([1])])])
-        valid = graph.node("Unsqueeze", [valid, int64([2])])  # (batch, time, 1)
-        x = graph.node("Mul", [x, graph.node("Cast", [valid], to=graph.float_type)])
         seq_lens = graph.node(
             "Div", [graph.node("Add", [seq_lens, int32(stride - 1)]), int32(stride)]
         )

@@ -95,6 +95,7 @@ def to_torch(obj):
         kind=plan.kind,
         input_mean=_tensor(torch, plan.input_mean),
         input_scale=_tensor(torch, plan.input_scale),
+        per_sequence=plan.per_sequence,
         output_mean=_tensor(torch, plan.output_mean),
         output_scale=_tensor(torch, plan.output_scale),
         value_shape=plan.value_shape,
