@@ -42,6 +42,7 @@ LAYERS = {
         "rnnfast.plotting",
         "rnnfast.datasets",
         "rnnfast.benchmark",
+        "rnnfast.benchmark_small_batch",
         "rnnfast._config",
         "rnnfast.__main__",
         "rnnfast",

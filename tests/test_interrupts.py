@@ -61,13 +61,21 @@ def test_an_interrupted_refit_is_consistent_and_resumes_exactly(monkeypatch, opt
     np.testing.assert_array_equal(est.predict_proba(X_NEW), reference.predict_proba(X_NEW))
 
 
-def test_a_long_cpp_call_stops_soon_after_ctrl_c():
-    """Was: inside one C++ call a Ctrl-C waited for the whole call (4.7 s for 4000 steps)."""
+@pytest.mark.parametrize("split", ["rows", "columns"])
+def test_a_long_cpp_call_stops_soon_after_ctrl_c(split):
+    """Was: inside one C++ call a Ctrl-C waited for the whole call (4.7 s for 4000 steps).
+    Both ways of sharing the time loop among threads stop (the column split's threads must
+    all leave at the same step, or the others wait at its barrier for ever)."""
     script = textwrap.dedent(
-        """
+        f"""
         import os, signal, threading, time
         import numpy as np
+        import rnnfast
         from rnnfast import nn
+        from rnnfast.backends import cpu
+
+        rnnfast.set_num_threads(2)
+        cpu.set_step_split("{split}")
 
         lstm = nn.LSTM(1, 1024, random_state=0)
         x = np.zeros((1, 20000, 1), np.float32)
@@ -81,6 +89,8 @@ def test_a_long_cpp_call_stops_soon_after_ctrl_c():
             print("finished", 10 * tenth, time.perf_counter() - started)
         except KeyboardInterrupt:
             print("interrupted", 10 * tenth, time.perf_counter() - started)
+        # the core still works after a stop
+        lstm.forward(x[:, :10], training=False)
         """
     )
     done = subprocess.run(

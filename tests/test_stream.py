@@ -38,6 +38,28 @@ def test_steps_equal_forward_bit_for_bit(cell, layers, dtype, batch, rng):
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("batch", [1, 3])
+def test_large_layers_share_steps_among_threads_bit_for_bit(cell, batch, rng):
+    """Layers of at least 1 MiB of weights split each step's products among threads
+    (csrc/core/stream.h); the whole-sequence forward takes its column split at these
+    batches. Both must still agree exactly."""
+    import rnnfast
+
+    before = rnnfast.config_info()["threads"]
+    rnnfast.set_num_threads(2)
+    try:
+        module = make_module(cell, 40, 300, num_layers=2, random_state=0)
+        x = rng.standard_normal((batch, 6, 40)).astype(np.float32)
+        output, h_n = module.forward(x, training=False)
+        stream = module.stream(batch_size=batch)
+        np.testing.assert_array_equal(step_through(stream, x), output)
+        for got, want in zip(state_parts(stream.state), state_parts(h_n), strict=True):
+            np.testing.assert_array_equal(got, want)
+    finally:
+        rnnfast.set_num_threads(before)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_steps_match_torch_stepped_with_its_state(cell, dtype, rng):
     module = make_module(cell, 16, 64, num_layers=2, dtype=dtype, random_state=1)

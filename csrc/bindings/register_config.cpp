@@ -1,6 +1,8 @@
 // Runtime configuration: what BLAS kernel and threading this build actually uses.
+#include "../core/bandwidth.h"
 #include "../core/blas.h"
 #include "../core/parallel.h"
+#include "../core/step_split.h"
 #include "checks.h"
 
 namespace rnnfast::bindings {
@@ -12,6 +14,24 @@ void register_config(py::module_& m) {
   m.def("openmp_enabled", &openmp_enabled, "Whether the extension was built with OpenMP.");
   m.def("openmp_max_threads", &openmp_max_threads, "Threads of the pointwise passes.");
   m.def("set_openmp_num_threads", &set_openmp_threads, py::arg("n"));
+  m.def(
+      "set_step_split",
+      [](int split) {
+        if (split < 0 || split > 2) throw py::value_error("split must be 0, 1 or 2");
+        step_split_override().store(split);
+      },
+      py::arg("split"), "Force how layers split their time loop: 0 auto, 1 rows, 2 columns.");
+  m.def(
+      "read_bandwidth",
+      [](int64_t bytes, int threads, int passes) {
+        if (bytes < 1 || threads < 1 || passes < 1)
+          throw py::value_error("bytes, threads and passes must be positive");
+        py::gil_scoped_release release;
+        return read_bandwidth(bytes, threads, passes);
+      },
+      py::arg("bytes"), py::arg("threads"), py::arg("passes") = 50,
+      "Bytes per second the threads together read a buffer of `bytes` again and again.");
+  m.def("step_split", [] { return step_split_override().load(); }, "The forced split (0: auto).");
 }
 
 }  // namespace rnnfast::bindings

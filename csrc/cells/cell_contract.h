@@ -9,15 +9,18 @@
 //                                             product (GRU's n gate)
 //
 //   template <typename T, bool Training>
-//   static void forward(int H, T* gates, const T* rec, const T* b_ih, const T* b_hh,
+//   static void forward(int H, int n, T* gates, const T* rec, const T* b_ih, const T* b_hh,
 //                       const T* h_prev, const T* c_prev, T* h, T* c);
+//     n:      units computed: j in [0, n) of each gate block, every pointer below at the
+//             first of them (n = H for a whole row; fewer when threads split the units)
 //     gates:  [C*H] in: x_t @ W_ih^T in its first G*H entries; out (Training only): the cache
 //     rec:    [G*H] in: h_prev @ W_hh^T, no bias
 //     b_ih, b_hh: [G*H] biases; h_prev, c_prev: [H] in; h, c: [H] out (c null unless LSTM)
 //
 //   template <typename T>
-//   static void backward(int H, T* cache, const T* h_prev, const T* c_prev,
+//   static void backward(int H, int n, T* cache, const T* h_prev, const T* c_prev,
 //                        const T* h, const T* c, const T* dh, T* dc, T* dh_prev);
+//     n:      units computed, as in forward
 //     cache:  [C*H] in: what forward wrote; out: the pre-activation gradients, written over it
 //             (so backward needs no buffer of its own; see "Gradient row" below)
 //     h, c:   [H] the states forward produced

@@ -18,10 +18,10 @@ struct GruCell {
   static constexpr bool kSplitRecurrentGrad = true;
 
   template <typename T, bool Training>
-  static void forward(int H, T* gates, const T* rec, const T* b_ih, const T* b_hh,
+  static void forward(int H, int n, T* gates, const T* rec, const T* b_ih, const T* b_hh,
                       const T* h_prev, const T* /*c_prev*/, T* h, T* /*c*/) {
 #pragma omp simd
-    for (int j = 0; j < H; ++j) {
+    for (int j = 0; j < n; ++j) {
       const T r = sigmoid(gates[j] + b_ih[j] + rec[j] + b_hh[j]);
       const T z = sigmoid(gates[H + j] + b_ih[H + j] + rec[H + j] + b_hh[H + j]);
       const T hn = rec[2 * H + j] + b_hh[2 * H + j];
@@ -37,10 +37,10 @@ struct GruCell {
   }
 
   template <typename T>
-  static void backward(int H, T* cache, const T* h_prev, const T* /*c_prev*/, const T* /*h*/,
+  static void backward(int H, int n, T* cache, const T* h_prev, const T* /*c_prev*/, const T* /*h*/,
                        const T* /*c*/, const T* dh, T* /*dc*/, T* dh_prev) {
 #pragma omp simd
-    for (int j = 0; j < H; ++j) {
+    for (int j = 0; j < n; ++j) {
       const T r = cache[j], z = cache[H + j], n = cache[2 * H + j], hn = cache[3 * H + j];
       const T dn_pre = dh[j] * (T(1) - z) * tanh_grad_from_output(n);
       cache[j] = dn_pre * hn * sigmoid_grad_from_output(r);

@@ -16,10 +16,10 @@ struct LstmCell {
   static constexpr bool kSplitRecurrentGrad = false;
 
   template <typename T, bool Training>
-  static void forward(int H, T* gates, const T* rec, const T* b_ih, const T* b_hh,
+  static void forward(int H, int n, T* gates, const T* rec, const T* b_ih, const T* b_hh,
                       const T* /*h_prev*/, const T* c_prev, T* h, T* c) {
 #pragma omp simd
-    for (int j = 0; j < H; ++j) {
+    for (int j = 0; j < n; ++j) {
       const T i = sigmoid(gates[j] + b_ih[j] + rec[j] + b_hh[j]);
       const T f = sigmoid(gates[H + j] + b_ih[H + j] + rec[H + j] + b_hh[H + j]);
       const T g = tanh_act(gates[2 * H + j] + b_ih[2 * H + j] + rec[2 * H + j] + b_hh[2 * H + j]);
@@ -37,10 +37,10 @@ struct LstmCell {
   }
 
   template <typename T>
-  static void backward(int H, T* cache, const T* /*h_prev*/, const T* c_prev, const T* /*h*/,
+  static void backward(int H, int n, T* cache, const T* /*h_prev*/, const T* c_prev, const T* /*h*/,
                        const T* c, const T* dh, T* dc, T* dh_prev) {
 #pragma omp simd
-    for (int j = 0; j < H; ++j) {
+    for (int j = 0; j < n; ++j) {
       const T i = cache[j], f = cache[H + j], g = cache[2 * H + j], o = cache[3 * H + j];
       const T tanh_c = tanh_act(c[j]);
       const T dc_total = dc[j] + dh[j] * o * tanh_grad_from_output(tanh_c);

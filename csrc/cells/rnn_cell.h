@@ -25,17 +25,17 @@ struct RnnCell {
   static constexpr bool kSplitRecurrentGrad = false;
 
   template <typename T, bool Training>
-  static void forward(int H, T* gates, const T* rec, const T* b_ih, const T* b_hh,
+  static void forward(int /*H*/, int n, T* gates, const T* rec, const T* b_ih, const T* b_hh,
                       const T* /*h_prev*/, const T* /*c_prev*/, T* h, T* /*c*/) {
 #pragma omp simd
-    for (int j = 0; j < H; ++j) h[j] = Activation::apply(gates[j] + b_ih[j] + rec[j] + b_hh[j]);
+    for (int j = 0; j < n; ++j) h[j] = Activation::apply(gates[j] + b_ih[j] + rec[j] + b_hh[j]);
   }
 
   template <typename T>
-  static void backward(int H, T* cache, const T* /*h_prev*/, const T* /*c_prev*/, const T* h,
+  static void backward(int /*H*/, int n, T* cache, const T* /*h_prev*/, const T* /*c_prev*/, const T* h,
                        const T* /*c*/, const T* dh, T* /*dc*/, T* dh_prev) {
 #pragma omp simd
-    for (int j = 0; j < H; ++j) {
+    for (int j = 0; j < n; ++j) {
       cache[j] = dh[j] * Activation::grad_from_output(h[j]);
       dh_prev[j] = T(0);
     }

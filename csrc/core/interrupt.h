@@ -53,4 +53,24 @@ class InterruptPoll {
   std::atomic<bool> stopped_{false};
 };
 
+// An InterruptPoll for a team whose threads meet at a barrier every step (step_split.h's
+// column split): all must leave at the same step, or the others wait at the barrier for ever.
+// Thread 0 (the caller) asks before step s and leaves the answer in slot s % 2; every thread
+// reads it after the step's barrier. A late reader of step s cannot see step s + 1's answer,
+// which goes to the other slot, and the slot of step s is next written after the barrier of
+// step s + 1, which the late reader has not reached.
+class TeamStop {
+ public:
+  explicit TeamStop(InterruptPoll& poll) : poll_(poll) {}
+
+  void ask(int thread, int steps_done) {
+    if (thread == 0 && poll_.should_stop(steps_done)) leave_[steps_done & 1].store(true);
+  }
+  bool leaving(int steps_done) const { return leave_[steps_done & 1].load(); }
+
+ private:
+  InterruptPoll& poll_;
+  std::atomic<bool> leave_[2] = {false, false};
+};
+
 }  // namespace rnnfast

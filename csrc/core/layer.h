@@ -26,6 +26,7 @@
 #include "interrupt.h"
 #include "packed_gemm.h"
 #include "parallel.h"
+#include "step_split.h"
 
 namespace rnnfast {
 
@@ -70,17 +71,29 @@ void copy_row(T* dst, const T* src, size_t n) { std::memcpy(dst, src, sizeof(T) 
 template <typename T>
 void zero_row(T* dst, size_t n) { std::memset(dst, 0, sizeof(T) * size_t(n)); }
 
-// Rows [b0, b1) of a batch are independent sequences, so each thread runs the whole time loop
-// on its own slice of rows: no synchronisation between steps, and the per-step GEMM is the
-// slice's rows only. Pointers below are to full buffers; a slice touches only its rows.
+// Rows [b0, b1) of a batch are independent sequences, so with a row split (step_split.h) each
+// thread runs the whole time loop on its own slice of rows: no synchronisation between steps,
+// and the per-step GEMM is the slice's rows only. Pointers below are to full buffers; a slice
+// touches only its rows.
 struct BatchSlice {
   int b0, b1;
   int rows() const { return b1 - b0; }
 };
 
-// Rows per slice below which splitting the batch costs more than it gains.
-inline int64_t batch_grain(int gate_width, int H) {
-  return std::max<int64_t>(4, (int64_t(1) << 16) / (int64_t(gate_width) * H + 1));
+// out[rows, GH] = x[rows, I] @ W^T by the packed kernel, split over threads by rows, or by
+// columns (panels of W) when the rows are too few to give every thread a block.
+template <typename T>
+void project_inputs(const PackedWeights<T>& w, int64_t rows, const T* x, int I, T* out, int ld) {
+  constexpr int64_t kRowGrain = 64;
+  if (block_count(rows, kRowGrain) >= openmp_max_threads()) {
+    parallel_blocks(rows, kRowGrain, [&](int64_t r0, int64_t r1) {
+      w.multiply(int(r1 - r0), x + r0 * I, I, out + r0 * ld, ld, /*accumulate=*/false);
+    });
+  } else {
+    parallel_blocks(w.panels(), 1, [&](int64_t p0, int64_t p1) {
+      w.multiply_panels(int(p0), int(p1), int(rows), x, I, out, ld, /*accumulate=*/false);
+    });
+  }
 }
 
 // x: [T, B, I] in. y: out, H columns of each row written (zeros past a sample's length).
@@ -114,48 +127,82 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
   // (OpenBLAS's Haswell kernel rounds rows differently by their position in a call), and it
   // equals stream()'s step by step.
   const PackedWeights<T> w_ih_packed(w.w_ih, GH, d.I, /*w_is_nk=*/true);
-  parallel_blocks(int64_t(d.T) * B, 64, [&](int64_t r0, int64_t r1) {
-    w_ih_packed.multiply(int(r1 - r0), x + r0 * d.I, d.I, gates + r0 * CW, CW,
-                         /*accumulate=*/false);
-  });
+  project_inputs(w_ih_packed, int64_t(d.T) * B, x, d.I, gates, CW);
 
   const StateSlots slot{d.T, reverse, Training};
   std::memcpy(h_slots + slot(0) * slot_size, h0, sizeof(T) * slot_size);
   if constexpr (kCell) std::memcpy(c_slots + slot(0) * slot_size, c0, sizeof(T) * slot_size);
 
-  const RecurrentProduct<T> times_w_hh_t(w.w_hh, GH, H, /*w_is_nk=*/true,  // h @ W_hh^T
-                                         int(max_block_size(B, batch_grain(GH, H))));
-  InterruptPoll interrupt;
-  parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
-    const BatchSlice slice{int(b0), int(b1)};
-    T* rec_slice = rec.get() + size_t(slice.b0) * GH;
-    for (int s = 0; s < d.T; ++s) {
-      if (interrupt.should_stop(s)) break;
-      const int t = time_of_step(s, d.T, reverse);
-      const T* h_prev = h_slots + slot(s) * slot_size;
-      T* h_cur = h_slots + slot(s + 1) * slot_size;
-      const T* c_prev = kCell ? c_slots + slot(s) * slot_size : nullptr;
-      T* c_cur = kCell ? c_slots + slot(s + 1) * slot_size : nullptr;
-
-      times_w_hh_t.multiply(slice.rows(), h_prev + size_t(slice.b0) * H, H, rec_slice, GH,
-                            /*accumulate=*/false);
-      for (int b = slice.b0; b < slice.b1; ++b) {
-        const size_t row = size_t(b) * H;
-        T* y_row = y.row(t, b);
-        if (lengths.active(b, t)) {
-          Cell::template forward<T, Training>(H, gates + (size_t(t) * B + b) * CW,
-                                              rec.get() + size_t(b) * GH, w.b_ih, w.b_hh,
-                                              h_prev + row, kCell ? c_prev + row : nullptr,
-                                              h_cur + row, kCell ? c_cur + row : nullptr);
-          copy_row(y_row, h_cur + row, H);
-        } else {  // finished (or, in reverse, not yet started): carry the state, emit zeros
-          copy_row(h_cur + row, h_prev + row, H);
-          if constexpr (kCell) copy_row(c_cur + row, c_prev + row, H);
-          zero_row(y_row, H);
-        }
+  // The cell's pass over rows [b0, b1), units [j0, j0 + n) of step s, once rec holds them.
+  auto cell_step = [&](int s, int b0, int b1, int j0, int n) {
+    const int t = time_of_step(s, d.T, reverse);
+    const T* h_prev = h_slots + slot(s) * slot_size;
+    T* h_cur = h_slots + slot(s + 1) * slot_size;
+    const T* c_prev = kCell ? c_slots + slot(s) * slot_size : nullptr;
+    T* c_cur = kCell ? c_slots + slot(s + 1) * slot_size : nullptr;
+    for (int b = b0; b < b1; ++b) {
+      const size_t unit = size_t(b) * H + j0;
+      T* y_units = y.row(t, b) + j0;
+      if (lengths.active(b, t)) {
+        Cell::template forward<T, Training>(H, n, gates + (size_t(t) * B + b) * CW + j0,
+                                            rec.get() + size_t(b) * GH + j0, w.b_ih + j0,
+                                            w.b_hh + j0, h_prev + unit,
+                                            kCell ? c_prev + unit : nullptr, h_cur + unit,
+                                            kCell ? c_cur + unit : nullptr);
+        copy_row(y_units, h_cur + unit, n);
+      } else {  // finished (or, in reverse, not yet started): carry the state, emit zeros
+        copy_row(h_cur + unit, h_prev + unit, n);
+        if constexpr (kCell) copy_row(c_cur + unit, c_prev + unit, n);
+        zero_row(y_units, n);
       }
     }
-  });
+  };
+
+  InterruptPoll interrupt;
+  if (choose_step_split(B, H) == StepSplit::kRows) {
+    const RecurrentProduct<T> times_w_hh_t(w.w_hh, GH, H, /*w_is_nk=*/true,  // h @ W_hh^T
+                                           int(max_block_size(B, batch_grain(GH, H))));
+    parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
+      const BatchSlice slice{int(b0), int(b1)};
+      for (int s = 0; s < d.T; ++s) {
+        if (interrupt.should_stop(s)) break;
+        const T* h_prev = h_slots + slot(s) * slot_size;
+        times_w_hh_t.multiply(slice.rows(), h_prev + size_t(slice.b0) * H, H,
+                              rec.get() + size_t(slice.b0) * GH, GH, /*accumulate=*/false);
+        cell_step(s, slice.b0, slice.b1, 0, H);
+      }
+    });
+  } else {
+    // Slice k of the units owns rows [g * H + begin, g * H + end) of every gate block g of
+    // W_hh, packed here (in the calling thread: an allocation failing inside the team could
+    // not be reported).
+    const int slices = column_split_threads(H);
+    std::vector<PackedWeights<T>> w_hh_slices;
+    w_hh_slices.reserve(size_t(slices) * Cell::kGates);
+    for (int k = 0; k < slices; ++k) {
+      const UnitSlice units = unit_slice(H, slices, k, PackedWeights<T>::kLanes);
+      for (int g = 0; g < Cell::kGates; ++g)
+        w_hh_slices.emplace_back(w.w_hh + (size_t(g) * H + units.begin) * H, units.size(), H,
+                                 /*w_is_nk=*/true);
+    }
+    TeamStop stop(interrupt);
+    parallel_team(slices, [&](int thread, int threads) {
+      for (int s = 0; s < d.T; ++s) {
+        stop.ask(thread, s);
+        const T* h_prev = h_slots + slot(s) * slot_size;
+        for (int k = thread; k < slices; k += threads) {
+          const UnitSlice units = unit_slice(H, slices, k, PackedWeights<T>::kLanes);
+          for (int g = 0; g < Cell::kGates; ++g)
+            w_hh_slices[size_t(k) * Cell::kGates + g].multiply(
+                B, h_prev, H, rec.get() + size_t(g) * H + units.begin, GH,
+                /*accumulate=*/false);
+          cell_step(s, 0, B, units.begin, units.size());
+        }
+        team_barrier();  // the next step reads every unit of this step's state
+        if (stop.leaving(s)) break;
+      }
+    });
+  }
   interrupt.throw_if_stopped();
   std::memcpy(h_n, h_slots + slot(d.T) * slot_size, sizeof(T) * slot_size);
   if constexpr (kCell) std::memcpy(c_n, c_slots + slot(d.T) * slot_size, sizeof(T) * slot_size);
@@ -209,45 +256,85 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
   if (kCell && dc_n) std::memcpy(dc.data(), dc_n, sizeof(T) * slot_size);
 
   const StateSlots slot{d.T, reverse, true};
-  InterruptPoll interrupt;
-  const RecurrentProduct<T> times_w_hh(w.w_hh, H, GH, /*w_is_nk=*/false,  // dG @ W_hh
-                                       int(max_block_size(B, batch_grain(GH, H))));
-  parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
-    const BatchSlice slice{int(b0), int(b1)};
-    T* dh_cur = dh.data();       // dL/dh after the step being undone
-    T* dh_next = dh_prev.data();  // dL/dh before it, built by this step
-    for (int s = d.T - 1; s >= 0; --s) {
-      if (interrupt.should_stop(d.T - 1 - s)) break;
-      const int t = time_of_step(s, d.T, reverse);
-      const T* h_prev = cache.h + slot(s) * slot_size;
-      const T* h_cur = cache.h + slot(s + 1) * slot_size;
-      const T* c_prev = kCell ? cache.c + slot(s) * slot_size : nullptr;
-      const T* c_cur = kCell ? cache.c + slot(s + 1) * slot_size : nullptr;
-      T* grad_rows_t = grad_rows + size_t(t) * B * CW;
-
-      for (int b = slice.b0; b < slice.b1; ++b) {
-        const size_t row = size_t(b) * H;
-        T* dh_b = dh_cur + row;
-        if (lengths.active(b, t)) {
-          const T* dy_row = dy.row(t, b);
+  // The cell's backward over rows [b0, b1), units [j0, j0 + n) of step s: dh gathers dy, the
+  // step's gradient rows are written over its cache, and dh_next gets the direct part of
+  // dL/dh_prev (the product with W_hh is added after).
+  auto cell_step = [&](int s, T* dh_cur, T* dh_next, int b0, int b1, int j0, int n) {
+    const int t = time_of_step(s, d.T, reverse);
+    const T* h_prev = cache.h + slot(s) * slot_size;
+    const T* h_cur = cache.h + slot(s + 1) * slot_size;
+    const T* c_prev = kCell ? cache.c + slot(s) * slot_size : nullptr;
+    const T* c_cur = kCell ? cache.c + slot(s + 1) * slot_size : nullptr;
+    T* grad_rows_t = grad_rows + size_t(t) * B * CW;
+    for (int b = b0; b < b1; ++b) {
+      const size_t unit = size_t(b) * H + j0;
+      T* dh_b = dh_cur + unit;
+      if (lengths.active(b, t)) {
+        const T* dy_units = dy.row(t, b) + j0;
 #pragma omp simd
-          for (int j = 0; j < H; ++j) dh_b[j] += dy_row[j];
-          Cell::backward(H, grad_rows_t + size_t(b) * CW, h_prev + row,
-                         kCell ? c_prev + row : nullptr, h_cur + row,
-                         kCell ? c_cur + row : nullptr, dh_b, kCell ? dc.data() + row : nullptr,
-                         dh_next + row);
-        } else {  // the state was carried through this step: so is its gradient
-          copy_row(dh_next + row, dh_b, H);
-          zero_row(grad_rows_t + size_t(b) * CW, CW);  // adds nothing to any weight gradient
-        }
+        for (int j = 0; j < n; ++j) dh_b[j] += dy_units[j];
+        Cell::backward(H, n, grad_rows_t + size_t(b) * CW + j0, h_prev + unit,
+                       kCell ? c_prev + unit : nullptr, h_cur + unit,
+                       kCell ? c_cur + unit : nullptr, dh_b, kCell ? dc.data() + unit : nullptr,
+                       dh_next + unit);
+      } else {  // the state was carried through this step: so is its gradient
+        copy_row(dh_next + unit, dh_b, n);
+        for (int block = 0; block < Cell::kCacheWidth; ++block)  // adds to no weight gradient
+          zero_row(grad_rows_t + size_t(b) * CW + size_t(block) * H + j0, n);
       }
-      times_w_hh.multiply(slice.rows(), grad_rows_t + size_t(slice.b0) * CW, CW,
-                          dh_next + size_t(slice.b0) * H, H, /*accumulate=*/true);
-      std::swap(dh_cur, dh_next);
     }
-    // After T swaps the result sits in dh when T is even, in dh_prev when odd.
-    copy_row(dh0 + size_t(slice.b0) * H, dh_cur + size_t(slice.b0) * H, size_t(slice.rows()) * H);
-  });
+  };
+
+  InterruptPoll interrupt;
+  if (choose_step_split(B, H) == StepSplit::kRows) {
+    const RecurrentProduct<T> times_w_hh(w.w_hh, H, GH, /*w_is_nk=*/false,  // dG @ W_hh
+                                         int(max_block_size(B, batch_grain(GH, H))));
+    parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
+      const BatchSlice slice{int(b0), int(b1)};
+      T* dh_cur = dh.data();        // dL/dh after the step being undone
+      T* dh_next = dh_prev.data();  // dL/dh before it, built by this step
+      for (int s = d.T - 1; s >= 0; --s) {
+        if (interrupt.should_stop(d.T - 1 - s)) break;
+        cell_step(s, dh_cur, dh_next, slice.b0, slice.b1, 0, H);
+        const T* grad_rows_t = grad_rows + size_t(time_of_step(s, d.T, reverse)) * B * CW;
+        times_w_hh.multiply(slice.rows(), grad_rows_t + size_t(slice.b0) * CW, CW,
+                            dh_next + size_t(slice.b0) * H, H, /*accumulate=*/true);
+        std::swap(dh_cur, dh_next);
+      }
+    });
+  } else {
+    // Each thread owns the units of a range of panels of W_hh (as dG @ W_hh: its columns), so
+    // the units its cell pass writes are the columns its product adds to, and the next step
+    // reads only what the same thread wrote: one barrier per step, between the cell pass
+    // (every gate gradient of the step) and the product that reads them all.
+    const PackedWeights<T> times_w_hh(w.w_hh, H, GH, /*w_is_nk=*/false);
+    const int slices = column_split_threads(H);
+    TeamStop stop(interrupt);
+    parallel_team(slices, [&](int thread, int threads) {
+      T* dh_cur = dh.data();
+      T* dh_next = dh_prev.data();
+      for (int s = d.T - 1; s >= 0; --s) {
+        stop.ask(thread, d.T - 1 - s);
+        for (int k = thread; k < slices; k += threads) {
+          const int p0 = times_w_hh.panels() * k / slices;
+          const int j0 = std::min(H, p0 * PackedWeights<T>::kWidth);
+          const int j1 = std::min(H, times_w_hh.panels() * (k + 1) / slices *
+                                         PackedWeights<T>::kWidth);
+          cell_step(s, dh_cur, dh_next, 0, B, j0, j1 - j0);
+        }
+        team_barrier();  // the product reads every gate gradient of the step
+        const T* grad_rows_t = grad_rows + size_t(time_of_step(s, d.T, reverse)) * B * CW;
+        for (int k = thread; k < slices; k += threads)
+          times_w_hh.multiply_panels(times_w_hh.panels() * k / slices,
+                                     times_w_hh.panels() * (k + 1) / slices, B, grad_rows_t, CW,
+                                     dh_next, H, /*accumulate=*/true);
+        std::swap(dh_cur, dh_next);
+        if (stop.leaving(d.T - 1 - s)) break;
+      }
+    });
+  }
+  // After T swaps the result sits in dh when T is even, in dh_prev when odd.
+  std::memcpy(dh0, (d.T % 2 == 0 ? dh : dh_prev).data(), sizeof(T) * slot_size);
   interrupt.throw_if_stopped();
   if constexpr (kCell) std::memcpy(dc0, dc.data(), sizeof(T) * slot_size);
 

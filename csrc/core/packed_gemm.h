@@ -68,12 +68,26 @@ class PackedWeights {
 
   // C[rows, N] (+)= A[rows, K] @ W^T; lda, ldc: leading dimensions of A and C.
   void multiply(int rows, const T* A, int lda, T* C, int ldc, bool accumulate) const {
+    multiply_panels(0, panels_, rows, A, lda, C, ldc, accumulate);
+  }
+
+  // Columns of W (panels of kWidth rows of W), what threads split when rows are few.
+  int panels() const { return panels_; }
+
+  // The columns of C in panels [p0, p1) only: the same sums multiply() gives there, bit for
+  // bit (each output is its own FMA chain, whichever call computes it).
+  void multiply_panels(int p0, int p1, int rows, const T* A, int lda, T* C, int ldc,
+                       bool accumulate) const {
     // K is cut into blocks so that a block of a panel and of A's rows stay in L2 while the
     // row tiles sweep them (unblocked, a K = 4096 panel is 1 MiB and the rows 2 MiB).
     for (int k0 = 0; k0 < K_; k0 += kKBlock) {
       const int k1 = std::min(K_, k0 + kKBlock);
       const Start start = k0 > 0 ? Start::kContinue : accumulate ? Start::kAdd : Start::kSet;
-      for (int p = 0; p < panels_; ++p) {  // panel outer: it stays in cache across row tiles
+      if (rows < kRows) {  // small batches: one short tile, widened over panels
+        few_rows<kRows - 1>(rows, p0, p1, k0, k1, A, lda, C, ldc, start);
+        continue;
+      }
+      for (int p = p0; p < p1; ++p) {  // panel outer: it stays in cache across row tiles
         int r = 0;
         for (; r + kRows <= rows; r += kRows)
           tile<kRows>(p, k0, k1, A + size_t(r) * lda, lda, C + size_t(r) * ldc, ldc, start);
@@ -95,40 +109,67 @@ class PackedWeights {
   T* panel(int p) { return data_.data() + size_t(p) * K_ * kWidth; }
 
   // The loops over the tile are unrolled by hand-placed pragmas: without them GCC keeps the
-  // accumulators in memory and the kernel runs 3x slower.
-  template <int R>
+  // accumulators in memory and the kernel runs 3x slower. A tile covers R rows of C and the
+  // columns of P consecutive panels.
+  template <int R, int P = 1>
   void tile(int p, int k0, int k1, const T* A, int lda, T* C, int ldc, Start start) const {
-    const int n0 = p * kWidth, width = std::min(kWidth, N_ - n0);
-    V acc[R][kVectors];
+    constexpr int kAcc = P * kVectors;  // accumulators per row
+    V acc[R][kAcc];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-      for (int v = 0; v < kVectors; ++v) acc[r][v] = V{};
+#pragma GCC unroll 16
+      for (int v = 0; v < kAcc; ++v) acc[r][v] = V{};
     if (start == Start::kContinue) {
       for (int r = 0; r < R; ++r)
-        std::memcpy(&acc[r][0], C + size_t(r) * ldc + n0, sizeof(T) * width);
+        for (int q = 0; q < P; ++q) {
+          const int n0 = (p + q) * kWidth;
+          std::memcpy(&acc[r][q * kVectors], C + size_t(r) * ldc + n0,
+                      sizeof(T) * std::min(kWidth, N_ - n0));
+        }
     }
-    const T* w = panel(p);
+    const T* w[P];
+    for (int q = 0; q < P; ++q) w[q] = panel(p + q);
     for (int k = k0; k < k1; ++k) {
-      V wk[kVectors];
+      V wk[kAcc];
+#pragma GCC unroll 16
+      for (int q = 0; q < P; ++q)
 #pragma GCC unroll 4
-      for (int v = 0; v < kVectors; ++v)
-        std::memcpy(&wk[v], w + size_t(k) * kWidth + v * kLanes, sizeof(V));
+        for (int v = 0; v < kVectors; ++v)
+          std::memcpy(&wk[q * kVectors + v], w[q] + size_t(k) * kWidth + v * kLanes, sizeof(V));
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const T a = A[size_t(r) * lda + k];
-#pragma GCC unroll 4
-        for (int v = 0; v < kVectors; ++v) acc[r][v] += a * wk[v];
+#pragma GCC unroll 16
+        for (int v = 0; v < kAcc; ++v) acc[r][v] += a * wk[v];
       }
     }
-    for (int r = 0; r < R; ++r) {
-      T* c = C + size_t(r) * ldc + n0;
-      const T* tile_row = reinterpret_cast<const T*>(&acc[r][0]);
-      if (start == Start::kAdd) {
-        for (int j = 0; j < width; ++j) c[j] += tile_row[j];
-      } else {
-        std::memcpy(c, tile_row, sizeof(T) * width);
+    for (int r = 0; r < R; ++r)
+      for (int q = 0; q < P; ++q) {
+        const int n0 = (p + q) * kWidth, width = std::min(kWidth, N_ - n0);
+        T* c = C + size_t(r) * ldc + n0;
+        const T* tile_row = reinterpret_cast<const T*>(&acc[r][q * kVectors]);
+        if (start == Start::kAdd) {
+          for (int j = 0; j < width; ++j) c[j] += tile_row[j];
+        } else {
+          std::memcpy(c, tile_row, sizeof(T) * width);
+        }
       }
+  }
+
+  // rows < kRows: a tile of exactly that height, over as many panels at once as keeps the
+  // accumulators within a full tile's registers. At batch 1 a one-panel tile has kVectors
+  // accumulator chains, too few to hide the FMA latency, so it ran at half the rate the
+  // memory feeds; wider, each output is still one FMA chain over k in order.
+  template <int R>
+  void few_rows(int rows, int p0, int p1, int k0, int k1, const T* A, int lda, T* C, int ldc,
+                Start start) const {
+    if constexpr (R >= 1) {
+      if (rows != R) return few_rows<R - 1>(rows, p0, p1, k0, k1, A, lda, C, ldc, start);
+      constexpr int kPanels = std::max(1, kRows / R);
+      int p = p0;
+      for (; p + kPanels <= p1; p += kPanels)
+        tile<R, kPanels>(p, k0, k1, A, lda, C, ldc, start);
+      for (; p < p1; ++p) tile<R>(p, k0, k1, A, lda, C, ldc, start);
     }
   }
 

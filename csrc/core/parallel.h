@@ -93,4 +93,26 @@ void parallel_blocks(int64_t n, int64_t grain, const F& body) {
   for (int64_t k = 0; k < blocks; ++k) body(n * k / blocks, n * (k + 1) / blocks);
 }
 
+// Runs body(thread, threads) on a team of at most `threads` threads (inline when 1); bodies may
+// meet at team_barrier(), which every thread of the team must reach equally often. The team
+// can be smaller than asked (nested regions, OMP_DYNAMIC): bodies use the size they are given.
+// Bodies must not throw.
+template <typename F>
+void parallel_team(int threads, const F& body) {
+#ifdef _OPENMP
+  if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+    body(omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
+#endif
+  body(0, 1);
+}
+
+inline void team_barrier() {
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+}
+
 }  // namespace rnnfast

@@ -6,8 +6,9 @@
 // packing W_hh, allocating workspaces). A stream pays once, when it is opened: both weight
 // matrices of every layer are packed then, and the workspaces and states are allocated then,
 // so a step is two packed products and one fused gate pass per layer, with no allocation.
-// The step runs on the calling thread: for the few rows a stream carries, starting an OpenMP
-// team would cost more than it saves.
+// Small layers step on the calling thread: for the few rows a stream carries, starting an
+// OpenMP team costs more than it saves; layers with large weights share each product's
+// columns among threads (kSplitWeightBytes).
 #pragma once
 
 #include <cstring>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "packed_gemm.h"
+#include "parallel.h"
 
 namespace rnnfast {
 
@@ -47,10 +49,12 @@ class CellStepRunner final : public StepRunner<T> {
   CellStepRunner(const std::vector<StreamLayerWeights<T>>& layers, int batch, int hidden)
       : B_(batch), H_(hidden), GH_(Cell::kGates * hidden), CW_(Cell::kCacheWidth * hidden) {
     for (const auto& w : layers) {
+      const size_t weight_bytes = sizeof(T) * size_t(GH_) * (w.in + H_);
       layers_.push_back(Layer{PackedWeights<T>(w.w_ih, GH_, w.in, /*w_is_nk=*/true),
                               PackedWeights<T>(w.w_hh, GH_, H_, /*w_is_nk=*/true),
                               std::vector<T>(w.b_ih, w.b_ih + GH_),
-                              std::vector<T>(w.b_hh, w.b_hh + GH_), w.in});
+                              std::vector<T>(w.b_hh, w.b_hh + GH_), w.in,
+                              weight_bytes >= kSplitWeightBytes});
     }
     const size_t state = layers.size() * size_t(B_) * H_;
     h_.assign(state, T(0));
@@ -73,11 +77,21 @@ class CellStepRunner final : public StepRunner<T> {
       T* h_new = h_next_.data() + l * block;
       const T* c_prev = kCell ? c_.data() + l * block : nullptr;
       T* c_new = kCell ? c_next_.data() + l * block : nullptr;
-      layer.w_ih.multiply(B_, input, layer.in, gates_.data(), CW_, /*accumulate=*/false);
-      layer.w_hh.multiply(B_, h_prev, H_, rec_.data(), GH_, /*accumulate=*/false);
+      // Both products have the G*H columns of the gates, cut into the same panels.
+      auto products = [&](int64_t p0, int64_t p1) {
+        layer.w_ih.multiply_panels(int(p0), int(p1), B_, input, layer.in, gates_.data(), CW_,
+                                   /*accumulate=*/false);
+        layer.w_hh.multiply_panels(int(p0), int(p1), B_, h_prev, H_, rec_.data(), GH_,
+                                   /*accumulate=*/false);
+      };
+      if (layer.split_panels) {
+        parallel_blocks(layer.w_hh.panels(), 1, products);
+      } else {
+        products(0, layer.w_hh.panels());
+      }
       for (int b = 0; b < B_; ++b) {
         const size_t row = size_t(b) * H_;
-        Cell::template forward<T, false>(H_, gates_.data() + size_t(b) * CW_,
+        Cell::template forward<T, false>(H_, H_, gates_.data() + size_t(b) * CW_,
                                          rec_.data() + size_t(b) * GH_, layer.b_ih.data(),
                                          layer.b_hh.data(), h_prev + row,
                                          kCell ? c_prev + row : nullptr, h_new + row,
@@ -97,8 +111,14 @@ class CellStepRunner final : public StepRunner<T> {
   struct Layer {
     PackedWeights<T> w_ih, w_hh;
     std::vector<T> b_ih, b_hh;
-    int in;  // input features
+    int in;             // input features
+    bool split_panels;  // the products' columns shared among threads
   };
+
+  // A layer whose weights take at least this many bytes splits its products' columns among
+  // threads: a step then reads the weights with every core (its cost at small batches),
+  // which outweighs starting the threads (a few microseconds). Below, a step is too short.
+  static constexpr size_t kSplitWeightBytes = size_t(1) << 20;
 
   int B_, H_, GH_, CW_;
   std::vector<Layer> layers_;

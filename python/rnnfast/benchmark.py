@@ -26,7 +26,6 @@ import ctypes
 import glob
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -36,6 +35,14 @@ import numpy as np
 
 import rnnfast
 from rnnfast import nn
+from rnnfast.benchmark_small_batch import (
+    bench_small_batch,
+    median_alternating,
+    onnxruntime_runner,
+    print_small_batch,
+    small_batch_verdict,
+    threads_in_use,
+)
 
 try:
     import torch
@@ -147,21 +154,6 @@ def build_pair(cfg: Config):
     return ours, theirs
 
 
-def median_alternating(run_ours, run_torch, repeats: int) -> tuple[float, float]:
-    for _ in range(2):  # warm-up: allocator, thread pools, oneDNN primitive caches
-        run_ours()
-        run_torch()
-    ours, theirs = [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run_ours()
-        ours.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        run_torch()
-        theirs.append(time.perf_counter() - start)
-    return statistics.median(ours), statistics.median(theirs)
-
-
 def bench_config(cfg: Config, repeats: int) -> list[dict]:
     rng = np.random.default_rng(1)
     ours, theirs = build_pair(cfg)
@@ -188,6 +180,8 @@ def bench_config(cfg: Config, repeats: int) -> list[dict]:
         with torch.inference_mode():
             return theirs(x_t)[0]
 
+    ort_infer = onnxruntime_runner(ours, x, threads_in_use())
+
     # Correctness first: the timed code must compute the same thing.
     out_a, gx_a = ours_train()
     out_b, gx_b = torch_train()
@@ -196,19 +190,28 @@ def bench_config(cfg: Config, repeats: int) -> list[dict]:
         np.allclose(out_a, out_b.detach().numpy(), rtol=1e-3, atol=1e-4)
         and np.allclose(gx_a, gx_b.numpy(), rtol=1e-3, atol=1e-4 * scale)
         and np.allclose(ours_infer(), torch_infer().numpy(), rtol=1e-3, atol=1e-4)
+        and (
+            ort_infer is None
+            or np.allclose(ort_infer(), torch_infer().numpy(), rtol=1e-3, atol=1e-4)
+        )
     )
     rows = []
     for mode, a, b, flops in (
         ("train", ours_train, torch_train, 3 * cfg.forward_flops()),
         ("infer", ours_infer, torch_infer, cfg.forward_flops()),
     ):
-        t_ours, t_torch = median_alternating(a, b, repeats)
+        t_ort = None
+        if mode == "infer" and ort_infer is not None:
+            t_ours, t_torch, t_ort = median_alternating([a, b, ort_infer], repeats)
+        else:
+            t_ours, t_torch = median_alternating([a, b], repeats)
         rows.append(
             {
                 "cfg": cfg,
                 "mode": mode,
                 "ours": t_ours,
                 "torch": t_torch,
+                "ort": t_ort,
                 "gflops": flops / t_ours / 1e9,
                 "agree": agree,
             }
@@ -243,7 +246,7 @@ def bench_streaming(cell: str, steps: int = 2000, repeats: int = 5) -> dict:
             atol=1e-4,
         )
     )
-    t_ours, t_torch = median_alternating(run_ours, run_torch, repeats)
+    t_ours, t_torch = median_alternating([run_ours, run_torch], repeats)
     return {"cell": cell, "ours": t_ours / steps, "torch": t_torch / steps, "agree": agree}
 
 
@@ -353,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the peak-memory measurements"
     )
+    parser.add_argument(
+        "--no-small-batch", action="store_true", help="skip the batch 1-8 inference section"
+    )
     parser.add_argument("--memory-probe", nargs=8, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_probe:  # a child process of measure_training_memory
@@ -373,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"measured SGEMM peak (2048^3, rnnfast's OpenBLAS, all cores): {peak:.1f} GFLOP/s\n")
     header = (
         f"{'configuration':<40} {'mode':<5} {'rnnfast ms':>10} {'torch ms':>10} "
-        f"{'ratio':>6} {'GFLOP/s':>8} {'%peak':>6} {'same':>5}"
+        f"{'ratio':>6} {'ort ms':>8} {'/ort':>5} {'GFLOP/s':>8} {'%peak':>6} {'same':>5}"
     )
     print(header)
     print("-" * len(header))
@@ -382,9 +388,14 @@ def main(argv: list[str] | None = None) -> int:
         for row in bench_config(cfg, repeats):
             all_agree &= row["agree"]
             rows.append(row)
+            ort = (
+                f"{1e3 * row['ort']:>8.2f} {row['ours'] / row['ort']:>5.2f}"
+                if row["ort"] is not None
+                else f"{'-':>8} {'-':>5}"
+            )
             print(
                 f"{cfg.label:<40} {row['mode']:<5} {1e3 * row['ours']:>10.2f} "
-                f"{1e3 * row['torch']:>10.2f} {row['ours'] / row['torch']:>6.2f} "
+                f"{1e3 * row['torch']:>10.2f} {row['ours'] / row['torch']:>6.2f} {ort} "
                 f"{row['gflops']:>8.1f} {100 * row['gflops'] / peak:>5.0f}% "
                 f"{'yes' if row['agree'] else 'NO':>5}",
                 flush=True,
@@ -399,8 +410,20 @@ def main(argv: list[str] | None = None) -> int:
     peak = max(peak, peak_after)
     print(
         "\nratio = rnnfast time / torch time (median of alternating runs; < 1 is faster); "
+        "/ort = rnnfast time / onnxruntime time on the graph rnnfast.onnx exports (inference); "
         "GFLOP/s counts GEMM flops (training = 3x forward)."
     )
+
+    small = []
+    if not args.no_small_batch:
+        small = bench_small_batch(
+            args.cells,
+            lambda *shape: build_pair(Config(*shape)),
+            repeats,
+            threads_in_use(),
+        )
+        all_agree &= all(r.agree for r in small)
+        print_small_batch(small)
 
     batch, inputs, hidden = STREAM_SHAPE
     print(f"\nstreaming: one step of one sequence (batch {batch}, input {inputs}, hidden {hidden})")
@@ -432,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     print("\nverdicts (targets of the performance issue):")
+    if not args.no_small_batch:
+        print("- " + small_batch_verdict(small))
     train_rows = [r for r in rows if r["mode"] == "train"]
     infer_rows = [r for r in rows if r["mode"] == "infer"]
     print(

@@ -50,6 +50,27 @@ def set_num_threads(n: int) -> None:
     _core.set_openmp_num_threads(n)
 
 
+# How layers share their time loop among threads (csrc/core/step_split.h): chosen by shape
+# unless forced; tests force each path.
+STEP_SPLITS = {"auto": 0, "rows": 1, "columns": 2}
+
+
+def set_step_split(split: str) -> str:
+    """Force the split of every layer's time loop (``"auto"``: by shape); returns the previous."""
+    if split not in STEP_SPLITS:
+        raise ValueError(f"split must be one of {sorted(STEP_SPLITS)}, got {split!r}")
+    previous = {v: k for k, v in STEP_SPLITS.items()}[_core.step_split()]
+    _core.set_step_split(STEP_SPLITS[split])
+    return previous
+
+
+def read_bandwidth(n_bytes: int, threads: int, passes: int = 50) -> float:
+    """Bytes per second ``threads`` threads together read a buffer of ``n_bytes`` that they
+    read ``passes`` times over (each its own share): the limit of small-batch steps, which
+    read all of W_hh every step (the benchmark's floor)."""
+    return _core.read_bandwidth(n_bytes, threads, passes)
+
+
 def ctc_loss(logits, labels, offsets, input_lengths, blank: int, zero_infinity: bool):
     """Per-sample CTC losses ``(N,)`` and their gradients w.r.t. ``logits`` ``(N, T, C)``."""
     return _core.ctc_loss(logits, labels, offsets, input_lengths, blank, zero_infinity)

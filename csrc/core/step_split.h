@@ -1,0 +1,78 @@
+// How a layer's time loop is shared among threads.
+//
+//   rows:    each thread owns a slice of the batch and runs the whole time loop on it, with no
+//            synchronisation between steps; every thread reads all of W_hh at every step.
+//   columns: each thread owns a slice of the hidden units, i.e. the matching rows of every
+//            gate block of W_hh (packed once into its own buffer, so they stay in its core's
+//            cache), for every sample; the threads meet at a barrier after each step, since
+//            the next step reads every unit of the state.
+//
+// At small batches a step's cost is reading W_hh, not multiplying: a row split leaves threads
+// idle (one thread owns a batch of 1) and, where it does not, makes each thread read the whole
+// matrix. The column split reads each byte of W_hh once per step across all cores. Both give
+// the same numbers bit for bit: every output is one FMA chain over k in order, whichever thread
+// computes it.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+
+#include "parallel.h"
+
+namespace rnnfast {
+
+enum class StepSplit : int { kAuto = 0, kRows = 1, kColumns = 2 };
+
+// Process-wide override of the automatic choice (tests force each path; kAuto: none).
+inline std::atomic<int>& step_split_override() {
+  static std::atomic<int> split{int(StepSplit::kAuto)};
+  return split;
+}
+
+// Rows per slice below which splitting the batch costs more than it gains.
+inline int64_t batch_grain(int gate_width, int H) {
+  return std::max<int64_t>(4, (int64_t(1) << 16) / (int64_t(gate_width) * H + 1));
+}
+
+// Hidden units a thread of a column split owns at least: below this the barrier per step
+// costs more than the thread saves.
+constexpr int kMinUnitsPerThread = 32;
+
+// Batches up to this size split by columns (when H gives more than one thread a slice).
+// Measured on 2 cores (AMD EPYC, AVX2), T = 50, H = 128-1024: at batch 1-4 the column split
+// took 0.35-0.95x the row split's time in inference and 0.7-1.05x in training; at batch 8,
+// where a row split already gives each thread a full register tile of rows, 0.4-1.05x in
+// inference but 1.06-1.2x in training, and at 16 it gained nothing.
+constexpr int kMaxColumnSplitBatch = 4;
+
+// Threads a column split of H units would use (1: no split).
+inline int column_split_threads(int H) {
+  return int(std::max<int64_t>(1, std::min<int64_t>(openmp_max_threads(), H / kMinUnitsPerThread)));
+}
+
+// The split of a layer call's time loop over B rows of H units.
+inline StepSplit choose_step_split(int B, int H) {
+  const auto forced = StepSplit(step_split_override().load(std::memory_order_relaxed));
+  if (forced != StepSplit::kAuto) return forced;
+  return B <= kMaxColumnSplitBatch && column_split_threads(H) > 1 ? StepSplit::kColumns
+                                                                  : StepSplit::kRows;
+}
+
+// The units [begin, end) of slice k of `slices` over H units: boundaries on multiples of
+// `align` (a vector's lanes), so every slice but the last starts and ends on a full vector.
+struct UnitSlice {
+  int begin, end;
+  int size() const { return end - begin; }
+};
+
+inline UnitSlice unit_slice(int H, int slices, int k, int align) {
+  auto edge = [&](int i) {
+    if (i >= slices) return H;
+    const int64_t raw = int64_t(H) * i / slices;
+    return int(std::min<int64_t>(H, (raw + align / 2) / align * align));
+  };
+  return {edge(k), edge(k + 1)};
+}
+
+}  // namespace rnnfast

@@ -1,0 +1,177 @@
+"""The small-batch section of ``rnnfast bench``: inference at batch 1-8, where a deployed
+model serves, against onnxruntime (running the graph :func:`rnnfast.onnx.export` writes, same
+weights, same thread count) and torch, beside the bandwidth floor of each shape.
+
+At batch 1-8 a step's cost is not its flops but reading the recurrent weights: every step
+must read all of W_hh (``G * H * H`` floats). The floor of a row is ``T`` times the bytes of
+W_hh over the read bandwidth the cores together reach on a buffer of that size, measured
+here (``rnnfast.backends.cpu.read_bandwidth``): a buffer that fits in the cores' caches reads
+far faster than one that must come from memory, so the floor follows the machine.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+import rnnfast
+from rnnfast.backends import cpu
+
+# (T, I) of every row; batches and hidden sizes of the section's grid.
+STEPS, INPUTS = 50, 64
+BATCHES = (1, 2, 4, 8)
+HIDDEN = (128, 256, 512, 1024)
+# Targets of the performance issue: rnnfast time / peer time.
+ORT_TARGET, TORCH_TARGET = 0.6, 0.5
+
+
+@dataclass
+class SmallBatchRow:
+    cell: str
+    B: int
+    H: int
+    ours: float  # seconds per call, median
+    ort: float | None  # None: onnxruntime not installed
+    torch: float
+    floor: float  # seconds: T * W_hh bytes / measured read bandwidth
+    agree: bool
+
+
+def onnxruntime_runner(module, x: np.ndarray, threads: int):
+    """A callable running ``module``'s exported graph on ``x`` in onnxruntime (``threads``
+    intra-op threads, one inter-op), or None when onnxruntime is not installed."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    from rnnfast.onnx import export
+
+    buffer = io.BytesIO()
+    export(module, buffer, lengths=False)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    feeds = {"input": x}
+    return lambda: session.run(["output"], feeds)[0]
+
+
+def median_alternating(runs, repeats: int) -> list[float]:
+    """Median seconds of each callable over ``repeats`` rounds; in each round every callable
+    runs twice in a row and its second run is timed.
+
+    The untimed run takes the switch from the library before: the thread pools of the run
+    before (ours, torch's OpenMP, onnxruntime's) spin for a while after their work, and on a
+    machine with as many threads as cores they would take cores from the next run. Pausing
+    instead is worse on virtual machines, where an idle virtual CPU halts and takes
+    milliseconds to wake.
+    """
+    times = [[] for _ in runs]
+    for _ in range(repeats + 1):  # the first round warms up allocators, pools and caches
+        for run, spent in zip(runs, times, strict=True):
+            run()
+            start = time.perf_counter()
+            run()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent[1:]) for spent in times]
+
+
+def bench_small_batch(cells, build_pair, repeats: int, threads: int) -> list[SmallBatchRow]:
+    """Every cell x hidden size x batch of the grid; ``build_pair(cell, T, B, I, H)`` gives
+    the rnnfast module and its torch twin with the same weights."""
+    import torch
+
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}
+    rows = []
+    for cell in cells:
+        for H in HIDDEN:
+            w_hh_bytes = gates[cell] * H * H * 4
+            bandwidth = cpu.read_bandwidth(w_hh_bytes, threads)
+            for B in BATCHES:
+                ours, theirs = build_pair(cell, STEPS, B, INPUTS, H)
+                x = np.random.default_rng(3).standard_normal((B, STEPS, INPUTS))
+                x = x.astype(np.float32)
+                x_t = torch.from_numpy(x)
+
+                def run_ours(ours=ours, x=x):
+                    return ours.forward(x, training=False)[0]
+
+                def run_torch(theirs=theirs, x_t=x_t):
+                    with torch.inference_mode():
+                        return theirs(x_t)[0]
+
+                run_ort = onnxruntime_runner(ours, x, threads)
+                expected = run_torch().numpy()
+                agree = bool(np.allclose(run_ours(), expected, rtol=1e-3, atol=1e-4))
+                runs = [run_ours, run_torch]
+                if run_ort is not None:
+                    agree &= bool(np.allclose(run_ort(), expected, rtol=1e-3, atol=1e-4))
+                    runs.append(run_ort)
+                times = median_alternating(runs, repeats)
+                rows.append(
+                    SmallBatchRow(
+                        cell,
+                        B,
+                        H,
+                        ours=times[0],
+                        torch=times[1],
+                        ort=times[2] if run_ort is not None else None,
+                        floor=STEPS * w_hh_bytes / bandwidth,
+                        agree=agree,
+                    )
+                )
+    return rows
+
+
+def print_small_batch(rows: list[SmallBatchRow]) -> None:
+    print(
+        f"\nsmall-batch inference (T={STEPS}, I={INPUTS}; floor = T x W_hh bytes / measured "
+        "read bandwidth of a buffer that size, all threads)"
+    )
+    header = (
+        f"{'cell':<5} {'B':>2} {'H':>5} {'rnnfast ms':>10} {'ort ms':>8} {'torch ms':>9} "
+        f"{'/ort':>5} {'/torch':>6} {'floor ms':>9} {'/floor':>6} {'same':>5}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        ort_ms = f"{1e3 * r.ort:8.3f}" if r.ort is not None else f"{'-':>8}"
+        ort_ratio = f"{r.ours / r.ort:5.2f}" if r.ort is not None else f"{'-':>5}"
+        print(
+            f"{r.cell:<5} {r.B:>2} {r.H:>5} {1e3 * r.ours:>10.3f} {ort_ms} "
+            f"{1e3 * r.torch:>9.3f} {ort_ratio} {r.ours / r.torch:>6.2f} "
+            f"{1e3 * r.floor:>9.3f} {r.ours / r.floor:>6.1f} {'yes' if r.agree else 'NO':>5}",
+            flush=True,
+        )
+
+
+def small_batch_verdict(rows: list[SmallBatchRow]) -> str:
+    """One line: each row over a target, with its distance from the floor."""
+    if not rows:
+        return "small-batch inference: not measured"
+    misses = []
+    for r in rows:
+        over = []
+        if r.ort is None:
+            over.append("onnxruntime not installed")
+        elif r.ours / r.ort > ORT_TARGET:
+            over.append(f"{r.ours / r.ort:.2f}x ort")
+        if r.ours / r.torch > TORCH_TARGET:
+            over.append(f"{r.ours / r.torch:.2f}x torch")
+        if over:
+            misses.append(
+                f"{r.cell} B={r.B} H={r.H} {', '.join(over)} ({r.ours / r.floor:.1f}x floor)"
+            )
+    name = f"small-batch inference <= {ORT_TARGET}x onnxruntime and <= {TORCH_TARGET}x torch"
+    if not misses:
+        return f"{name}: MET on all {len(rows)} rows"
+    return f"{name}: MISSED on {len(misses)} of {len(rows)}: " + "; ".join(misses)
+
+
+def threads_in_use() -> int:
+    return int(rnnfast.config_info()["threads"])

@@ -1,0 +1,74 @@
+"""The two ways a layer shares its time loop among threads (csrc/core/step_split.h): by rows
+of the batch, or by hidden units with a barrier per step (small batches). Each is forced here
+on shapes the automatic choice would give the other, and both must give the same numbers bit
+for bit (each output is one FMA chain, whichever thread computes it), in inference, in a
+training forward and in the gradients computed from its cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rnnfast
+from rnnfast import nn
+from rnnfast.backends import cpu
+
+RNG = np.random.default_rng(0)
+CELLS = {"rnn_tanh": nn.RNN, "rnn_relu": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+@pytest.fixture
+def two_threads():
+    before = rnnfast.config_info()["threads"]
+    rnnfast.set_num_threads(2)
+    yield
+    rnnfast.set_num_threads(before)
+    cpu.set_step_split("auto")
+
+
+def run(module, x, lengths, grad, split: str):
+    cpu.set_step_split(split)
+    try:
+        inference = module.forward(x, lengths, training=False)
+        outputs, state = module.forward(x, lengths, training=True)
+        grad_x = module.backward(grad)[0]
+        grads = {name: g.copy() for name, g in module.grads.items()}
+    finally:
+        cpu.set_step_split("auto")
+    return inference, outputs, state, grad_x, grads
+
+
+@pytest.mark.usefixtures("two_threads")
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("batch", "hidden"),
+    [(1, 96), (3, 70), (2, 13), (40, 64)],
+    ids=["b1-h96", "b3-h70", "b2-h13", "b40-h64"],
+)
+def test_rows_and_columns_give_identical_results(cell, dtype, batch, hidden):
+    kwargs = {"nonlinearity": cell[4:]} if cell.startswith("rnn") else {}
+    module = CELLS[cell](
+        5, hidden, num_layers=2, bidirectional=True, dtype=dtype, random_state=1, **kwargs
+    )
+    x = RNG.standard_normal((batch, 9, 5)).astype(dtype)
+    lengths = RNG.integers(1, 10, size=batch)
+    lengths[0] = 9
+    grad = RNG.standard_normal((batch, 9, 2 * hidden)).astype(dtype)
+    by_rows = run(module, x, lengths, grad, "rows")
+    by_columns = run(module, x, lengths, grad, "columns")
+    def arrays(result):
+        inference, outputs, state, grad_x, _ = result
+        flat = [inference[0], *np.atleast_1d(inference[1]), outputs, *np.atleast_1d(state)]
+        return [*flat, grad_x]
+
+    for a, b in zip(arrays(by_rows), arrays(by_columns), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for name, g in by_rows[4].items():
+        np.testing.assert_array_equal(g, by_columns[4][name], err_msg=name)
+
+
+def test_forcing_a_split_is_checked():
+    with pytest.raises(ValueError, match="split must be one of"):
+        cpu.set_step_split("diagonal")
+    assert cpu.set_step_split("auto") == "auto"
