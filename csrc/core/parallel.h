@@ -95,12 +95,12 @@ void parallel_blocks(int64_t n, int64_t grain, const F& body) {
 
 // Runs body(thread, threads) on a team of at most `threads` threads (inline when 1); bodies may
 // meet at team_barrier(), which every thread of the team must reach equally often. The team
-// can be smaller than asked (nested regions, OMP_DYNAMIC): bodies use the size they are given.
-// Bodies must not throw.
+// can be smaller than asked (nested regions, OMP_DYNAMIC; one thread in a forked child, see
+// in_forked_child): bodies use the size they are given. Bodies must not throw.
 template <typename F>
 void parallel_team(int threads, const F& body) {
 #ifdef _OPENMP
-  if (threads > 1) {
+  if (threads > 1 && !in_forked_child().load(std::memory_order_relaxed)) {
 #pragma omp parallel num_threads(threads)
     body(omp_get_thread_num(), omp_get_num_threads());
     return;

@@ -416,12 +416,7 @@ def main(argv: list[str] | None = None) -> int:
 
     small = []
     if not args.no_small_batch:
-        small = bench_small_batch(
-            args.cells,
-            lambda *shape: build_pair(Config(*shape)),
-            repeats,
-            threads_in_use(),
-        )
+        small = bench_small_batch(args.cells, repeats, threads_in_use())
         all_agree &= all(r.agree for r in small)
         print_small_batch(small)
 

@@ -12,7 +12,10 @@ far faster than one that must come from memory, so the floor follows the machine
 from __future__ import annotations
 
 import io
+import json
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 
@@ -81,50 +84,126 @@ def median_alternating(runs, repeats: int) -> list[float]:
     return [statistics.median(spent[1:]) for spent in times]
 
 
-def bench_small_batch(cells, build_pair, repeats: int, threads: int) -> list[SmallBatchRow]:
-    """Every cell x hidden size x batch of the grid; ``build_pair(cell, T, B, I, H)`` gives
-    the rnnfast module and its torch twin with the same weights."""
+# Each peer is timed in a process of its own, where no other library's threads exist: at
+# batch 1-8 a call lasts tens of microseconds to milliseconds, and torch's OpenMP threads
+# spin for milliseconds after each of its calls, which took the cores from whatever ran next
+# in the same process (rnnfast's column split waits at a barrier per step for a thread the
+# spinners delayed; measured: 10x swings). The peers take turns, ROUNDS times.
+PEERS = ("rnnfast", "onnxruntime", "torch")
+ROUNDS = 3
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def _module(cell: str, H: int):
+    from rnnfast import nn
+
+    return {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[cell](INPUTS, H, random_state=0)
+
+
+def _input(B: int) -> np.ndarray:
+    return np.random.default_rng(3).standard_normal((B, STEPS, INPUTS)).astype(np.float32)
+
+
+def _torch_runner(module, cell: str, x: np.ndarray):
     import torch
 
-    gates = {"lstm": 4, "gru": 3, "rnn": 1}
+    twin = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell](
+        INPUTS, module.hidden_size, batch_first=True
+    )
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in module.state_dict().items()})
+    x_t = torch.from_numpy(x)
+
+    def run():
+        with torch.inference_mode():
+            return twin(x_t)[0].numpy()
+
+    return run
+
+
+def _runner(peer: str, cell: str, B: int, H: int, threads: int):
+    """A callable running one row's inference in ``peer``, or None (not installed)."""
+    module, x = _module(cell, H), _input(B)
+    if peer == "rnnfast":
+        return lambda: module.forward(x, training=False)[0]
+    if peer == "onnxruntime":
+        return onnxruntime_runner(module, x, threads)
+    return _torch_runner(module, cell, x)
+
+
+def _grid(cells) -> list[tuple[str, int, int]]:
+    return [(cell, B, H) for cell in cells for H in HIDDEN for B in BATCHES]
+
+
+def time_peer(peer: str, cells, repeats: int, threads: int) -> dict:
+    """In this process: median seconds of every row of the grid in ``peer`` (None where it is
+    not installed); for rnnfast also the read bandwidth of each W_hh size."""
+    if peer == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    rnnfast.set_num_threads(threads)
+    result = {"times": {}, "bandwidth": {}}
+    for cell, B, H in _grid(cells):
+        run = _runner(peer, cell, B, H, threads)
+        if run is None:
+            result["times"][f"{cell} {B} {H}"] = None
+            continue
+        run()  # warm-up: allocators, thread pools, caches
+        run()
+        spent = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            spent.append(time.perf_counter() - start)
+        result["times"][f"{cell} {B} {H}"] = statistics.median(spent)
+        if peer == "rnnfast":
+            w_hh_bytes = GATES[cell] * H * H * 4
+            result["bandwidth"][str(w_hh_bytes)] = cpu.read_bandwidth(w_hh_bytes, threads)
+    return result
+
+
+def _time_in_process(peer: str, cells, repeats: int, threads: int) -> dict:
+    command = [sys.executable, "-m", "rnnfast.benchmark_small_batch", peer, str(repeats)]
+    command += [str(threads), *cells]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_small_batch(cells, repeats: int, threads: int) -> list[SmallBatchRow]:
+    """Every cell x hidden size x batch of the grid, each peer timed in its own processes
+    (``ROUNDS`` turns each; a row's time is the median over turns of each turn's median),
+    after checking in this process that the three compute the same outputs."""
+    turns = {peer: [] for peer in PEERS}
+    for _ in range(ROUNDS):
+        for peer in PEERS:
+            turns[peer].append(_time_in_process(peer, cells, repeats, threads))
     rows = []
-    for cell in cells:
-        for H in HIDDEN:
-            w_hh_bytes = gates[cell] * H * H * 4
-            bandwidth = cpu.read_bandwidth(w_hh_bytes, threads)
-            for B in BATCHES:
-                ours, theirs = build_pair(cell, STEPS, B, INPUTS, H)
-                x = np.random.default_rng(3).standard_normal((B, STEPS, INPUTS))
-                x = x.astype(np.float32)
-                x_t = torch.from_numpy(x)
-
-                def run_ours(ours=ours, x=x):
-                    return ours.forward(x, training=False)[0]
-
-                def run_torch(theirs=theirs, x_t=x_t):
-                    with torch.inference_mode():
-                        return theirs(x_t)[0]
-
-                run_ort = onnxruntime_runner(ours, x, threads)
-                expected = run_torch().numpy()
-                agree = bool(np.allclose(run_ours(), expected, rtol=1e-3, atol=1e-4))
-                runs = [run_ours, run_torch]
-                if run_ort is not None:
-                    agree &= bool(np.allclose(run_ort(), expected, rtol=1e-3, atol=1e-4))
-                    runs.append(run_ort)
-                times = median_alternating(runs, repeats)
-                rows.append(
-                    SmallBatchRow(
-                        cell,
-                        B,
-                        H,
-                        ours=times[0],
-                        torch=times[1],
-                        ort=times[2] if run_ort is not None else None,
-                        floor=STEPS * w_hh_bytes / bandwidth,
-                        agree=agree,
-                    )
-                )
+    for cell, B, H in _grid(cells):
+        key = f"{cell} {B} {H}"
+        median = {}
+        for peer in PEERS:
+            values = [turn["times"][key] for turn in turns[peer]]
+            median[peer] = None if None in values else statistics.median(values)
+        expected = _runner("torch", cell, B, H, threads)()
+        agree = True
+        for peer in ("rnnfast", "onnxruntime"):
+            run = _runner(peer, cell, B, H, threads)
+            if run is not None:
+                agree &= bool(np.allclose(run(), expected, rtol=1e-3, atol=1e-4))
+        w_hh_bytes = GATES[cell] * H * H * 4
+        bandwidth = max(turn["bandwidth"][str(w_hh_bytes)] for turn in turns["rnnfast"])
+        rows.append(
+            SmallBatchRow(
+                cell,
+                B,
+                H,
+                ours=median["rnnfast"],
+                ort=median["onnxruntime"],
+                torch=median["torch"],
+                floor=STEPS * w_hh_bytes / bandwidth,
+                agree=agree,
+            )
+        )
     return rows
 
 
@@ -175,3 +254,8 @@ def small_batch_verdict(rows: list[SmallBatchRow]) -> str:
 
 def threads_in_use() -> int:
     return int(rnnfast.config_info()["threads"])
+
+
+if __name__ == "__main__":  # one peer's turn (see _time_in_process): peer repeats threads cells
+    peer_name, n_repeats, n_threads, *cell_names = sys.argv[1:]
+    print(json.dumps(time_peer(peer_name, cell_names, int(n_repeats), int(n_threads))))
