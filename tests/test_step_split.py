@@ -57,6 +57,7 @@ def test_rows_and_columns_give_identical_results(cell, dtype, batch, hidden):
     grad = RNG.standard_normal((batch, 9, 2 * hidden)).astype(dtype)
     by_rows = run(module, x, lengths, grad, "rows")
     by_columns = run(module, x, lengths, grad, "columns")
+
     def arrays(result):
         inference, outputs, state, grad_x, _ = result
         flat = [inference[0], *np.atleast_1d(inference[1]), outputs, *np.atleast_1d(state)]
@@ -72,3 +73,18 @@ def test_forcing_a_split_is_checked():
     with pytest.raises(ValueError, match="split must be one of"):
         cpu.set_step_split("diagonal")
     assert cpu.set_step_split("auto") == "auto"
+
+
+def test_layer_buffers_are_pooled_between_calls_and_released_on_request():
+    module = nn.LSTM(7, 300, random_state=0)  # packed W_hh alone is 1.4 MiB
+    x = RNG.standard_normal((2, 5, 7)).astype(np.float32)
+    rnnfast.release_workspaces()
+    assert cpu.cached_workspace_bytes() == 0
+    first = module.forward(x, training=False)[0]
+    pooled = cpu.cached_workspace_bytes()
+    assert pooled >= 4 * 300 * 300 * 4  # the packed W_hh came back to the pool
+    # the next call reuses those buffers (nothing new is kept) and computes the same
+    np.testing.assert_array_equal(module.forward(x, training=False)[0], first)
+    assert cpu.cached_workspace_bytes() == pooled
+    assert rnnfast.release_workspaces() == pooled
+    assert cpu.cached_workspace_bytes() == 0

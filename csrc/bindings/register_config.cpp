@@ -3,6 +3,7 @@
 #include "../core/blas.h"
 #include "../core/parallel.h"
 #include "../core/step_split.h"
+#include "../core/workspace.h"
 #include "checks.h"
 
 namespace rnnfast::bindings {
@@ -31,6 +32,12 @@ void register_config(py::module_& m) {
       },
       py::arg("bytes"), py::arg("threads"), py::arg("passes") = 50,
       "Bytes per second the threads together read a buffer of `bytes` again and again.");
+  m.def(
+      "release_workspaces", [] { return WorkspacePool::instance().release_all(); },
+      "Free the buffers kept across calls; returns the bytes given back.");
+  m.def(
+      "cached_workspace_bytes", [] { return WorkspacePool::instance().cached_bytes(); },
+      "Bytes of the buffers kept across calls, not in use now.");
   m.def("step_split", [] { return step_split_override().load(); }, "The forced split (0: auto).");
 }
 

@@ -108,25 +108,22 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
   const size_t slot_size = size_t(B) * H;
   constexpr bool kCell = Cell::kHasCellState;
 
-  // Inference owns its workspaces (fully written before read, so left uninitialised);
-  // training writes into the caller's cache.
-  std::unique_ptr<T[]> gates_ws, h_ws, c_ws;
-  if (!Training) {
-    gates_ws.reset(new T[size_t(d.T) * B * CW]);
-    h_ws.reset(new T[2 * slot_size]);
-    if (kCell) c_ws.reset(new T[2 * slot_size]);
-  }
-  T* gates = Training ? cache->gates : gates_ws.get();
-  T* h_slots = Training ? cache->h : h_ws.get();
-  T* c_slots = kCell ? (Training ? cache->c : c_ws.get()) : nullptr;
-  std::unique_ptr<T[]> rec(new T[size_t(B) * GH]);  // one step's recurrent product, row b: sample b
+  // Inference takes its workspaces from the pool (fully written before read, so their
+  // contents do not matter); training writes into the caller's cache.
+  PooledArray<T> gates_ws(Training ? 0 : size_t(d.T) * B * CW);
+  PooledArray<T> h_ws(Training ? 0 : 2 * slot_size);
+  PooledArray<T> c_ws(Training || !kCell ? 0 : 2 * slot_size);
+  T* gates = Training ? cache->gates : gates_ws.data();
+  T* h_slots = Training ? cache->h : h_ws.data();
+  T* c_slots = kCell ? (Training ? cache->c : c_ws.data()) : nullptr;
+  PooledArray<T> rec(size_t(B) * GH);  // one step's recurrent product, row b: sample b
 
   // The input projection of every step, by the packed kernel: each output is one FMA chain
   // over k in order, whatever the number of rows or their split across threads, so a
   // sample's result does not depend on its batch, the thread count or the CPU's BLAS kernel
   // (OpenBLAS's Haswell kernel rounds rows differently by their position in a call), and it
   // equals stream()'s step by step.
-  const PackedWeights<T> w_ih_packed(w.w_ih, GH, d.I, /*w_is_nk=*/true);
+  const PackedWeights<T> w_ih_packed = pack_in_parallel(w.w_ih, GH, d.I, /*w_is_nk=*/true);
   project_inputs(w_ih_packed, int64_t(d.T) * B, x, d.I, gates, CW);
 
   const StateSlots slot{d.T, reverse, Training};
@@ -145,7 +142,7 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
       T* y_units = y.row(t, b) + j0;
       if (lengths.active(b, t)) {
         Cell::template forward<T, Training>(H, n, gates + (size_t(t) * B + b) * CW + j0,
-                                            rec.get() + size_t(b) * GH + j0, w.b_ih + j0,
+                                            rec.data() + size_t(b) * GH + j0, w.b_ih + j0,
                                             w.b_hh + j0, h_prev + unit,
                                             kCell ? c_prev + unit : nullptr, h_cur + unit,
                                             kCell ? c_cur + unit : nullptr);
@@ -168,25 +165,30 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
         if (interrupt.should_stop(s)) break;
         const T* h_prev = h_slots + slot(s) * slot_size;
         times_w_hh_t.multiply(slice.rows(), h_prev + size_t(slice.b0) * H, H,
-                              rec.get() + size_t(slice.b0) * GH, GH, /*accumulate=*/false);
+                              rec.data() + size_t(slice.b0) * GH, GH, /*accumulate=*/false);
         cell_step(s, slice.b0, slice.b1, 0, H);
       }
     });
   } else {
     // Slice k of the units owns rows [g * H + begin, g * H + end) of every gate block g of
-    // W_hh, packed here (in the calling thread: an allocation failing inside the team could
-    // not be reported).
+    // W_hh. Their room is taken here (an allocation failing inside the team could not be
+    // reported); each thread packs the slices it owns, which puts them in its own cache.
     const int slices = column_split_threads(H);
     std::vector<PackedWeights<T>> w_hh_slices;
     w_hh_slices.reserve(size_t(slices) * Cell::kGates);
-    for (int k = 0; k < slices; ++k) {
-      const UnitSlice units = unit_slice(H, slices, k, PackedWeights<T>::kLanes);
+    for (int k = 0; k < slices; ++k)
       for (int g = 0; g < Cell::kGates; ++g)
-        w_hh_slices.emplace_back(w.w_hh + (size_t(g) * H + units.begin) * H, units.size(), H,
-                                 /*w_is_nk=*/true);
-    }
+        w_hh_slices.emplace_back(unit_slice(H, slices, k, PackedWeights<T>::kLanes).size(), H);
     TeamStop stop(interrupt);
     parallel_team(slices, [&](int thread, int threads) {
+      for (int k = thread; k < slices; k += threads) {
+        const UnitSlice units = unit_slice(H, slices, k, PackedWeights<T>::kLanes);
+        for (int g = 0; g < Cell::kGates; ++g) {
+          PackedWeights<T>& slice = w_hh_slices[size_t(k) * Cell::kGates + g];
+          slice.pack_panels(w.w_hh + (size_t(g) * H + units.begin) * H, /*w_is_nk=*/true, 0,
+                            slice.panels());
+        }
+      }
       for (int s = 0; s < d.T; ++s) {
         stop.ask(thread, s);
         const T* h_prev = h_slots + slot(s) * slot_size;
@@ -194,7 +196,7 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
           const UnitSlice units = unit_slice(H, slices, k, PackedWeights<T>::kLanes);
           for (int g = 0; g < Cell::kGates; ++g)
             w_hh_slices[size_t(k) * Cell::kGates + g].multiply(
-                B, h_prev, H, rec.get() + size_t(g) * H + units.begin, GH,
+                B, h_prev, H, rec.data() + size_t(g) * H + units.begin, GH,
                 /*accumulate=*/false);
           cell_step(s, 0, B, units.begin, units.size());
         }
@@ -307,7 +309,7 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
     // the units its cell pass writes are the columns its product adds to, and the next step
     // reads only what the same thread wrote: one barrier per step, between the cell pass
     // (every gate gradient of the step) and the product that reads them all.
-    const PackedWeights<T> times_w_hh(w.w_hh, H, GH, /*w_is_nk=*/false);
+    const PackedWeights<T> times_w_hh = pack_in_parallel(w.w_hh, H, GH, /*w_is_nk=*/false);
     const int slices = column_split_threads(H);
     TeamStop stop(interrupt);
     parallel_team(slices, [&](int thread, int threads) {

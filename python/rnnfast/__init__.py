@@ -1,7 +1,7 @@
 """rnnfast: fast CPU recurrent networks (RNN, LSTM, GRU) with a scikit-learn workflow."""
 
 from rnnfast import callbacks, metrics, nn, optim
-from rnnfast._config import config_info, set_num_threads, show_config
+from rnnfast._config import config_info, release_workspaces, set_num_threads, show_config
 from rnnfast._version import __version__
 from rnnfast.data import SequenceScaler, TextSequencer
 from rnnfast.estimators import (
@@ -37,6 +37,7 @@ __all__ = [
     "metrics",
     "nn",
     "optim",
+    "release_workspaces",
     "save",
     "set_num_threads",
     "show_config",

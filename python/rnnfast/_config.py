@@ -52,3 +52,20 @@ def set_num_threads(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     cpu.set_num_threads(n)
+
+
+def release_workspaces() -> int:
+    """Free the buffers rnnfast keeps between calls.
+
+    Layer calls take their large buffers (packed weights, inference workspaces) from a pool
+    and give them back when they return, so the next call of a similar shape reuses them
+    instead of faulting in fresh pages from the system (at batch 1 that was most of a call's
+    time). The pool holds at most 512 MiB of idle buffers; this frees them now, e.g. after
+    serving a large model that will not run again.
+
+    Returns
+    -------
+    int
+        The bytes given back to the system.
+    """
+    return cpu.release_workspaces()

@@ -71,6 +71,16 @@ def read_bandwidth(n_bytes: int, threads: int, passes: int = 50) -> float:
     return _core.read_bandwidth(n_bytes, threads, passes)
 
 
+def release_workspaces() -> int:
+    """Free the pooled buffers kept between layer calls; returns the bytes freed."""
+    return _core.release_workspaces()
+
+
+def cached_workspace_bytes() -> int:
+    """Bytes of pooled buffers kept between layer calls, idle now."""
+    return _core.cached_workspace_bytes()
+
+
 def ctc_loss(logits, labels, offsets, input_lengths, blank: int, zero_infinity: bool):
     """Per-sample CTC losses ``(N,)`` and their gradients w.r.t. ``logits`` ``(N, T, C)``."""
     return _core.ctc_loss(logits, labels, offsets, input_lengths, blank, zero_infinity)
