@@ -1,20 +1,25 @@
-"""rnnfast vs PyTorch CPU, side by side in one process (the protocol: docs/performance.md).
+"""rnnfast vs PyTorch and onnxruntime on the CPU, side by side in one run (the protocol:
+docs/performance.md).
 
-For every shape of the grid and every cell: same weights, same data, warm-up first, then
-alternating timed runs of rnnfast and torch; prints median times, the ratio rnnfast/torch,
-the GFLOP/s rnnfast achieved and its fraction of this machine's measured SGEMM peak. Each
-configuration also checks that both produced the same outputs (and input gradients), so a
-fast wrong answer cannot look good.
+For every shape of the grid and every cell: same weights, same data; first a check, in this
+process, that rnnfast, torch and onnxruntime compute the same outputs (and rnnfast and torch
+the same input gradients), so a fast wrong answer cannot look good; then each library is
+timed in processes of its own, taking turns (torch's OpenMP threads spin after each of its
+calls and would slow whatever ran next in the same process). Prints median times, the ratios
+to torch and onnxruntime, the GFLOP/s rnnfast achieved and its fraction of this machine's
+measured SGEMM peak.
 
     rnnfast bench                        # full grid, training step and inference
     rnnfast bench --quick                # fewer repetitions, for a smoke run
     python bench/bench_rnn.py [--quick]  # the same, from a checkout
 
-It also times streaming (one step of a batch-1 sequence: ``module.stream().step`` against
-torch's module called per step with its state), measures the peak resident memory of a
-training step of each library in fresh processes, and ends with one verdict line per target
-of the performance issue; a missed speed target states the GFLOP/s it would need, as a share
-of the measured SGEMM peak, so a target beyond the machine shows as such.
+It also times batch 1-8 inference against onnxruntime and torch beside each row's bandwidth
+floor (:mod:`rnnfast.benchmark_small_batch`), streaming (one step of a batch-1 sequence:
+``module.stream().step`` against torch's module called per step with its state, alternating
+in this process), measures the peak resident memory of a training step of each library in
+fresh processes, and ends with one verdict line per target of the performance issue; a
+missed speed target states the GFLOP/s it would need, as a share of the measured SGEMM peak,
+so a target beyond the machine shows as such.
 
 Importing this module imports PyTorch (the peer it measures against).
 """
@@ -24,8 +29,10 @@ from __future__ import annotations
 import argparse
 import ctypes
 import glob
+import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -154,7 +161,10 @@ def build_pair(cfg: Config):
     return ours, theirs
 
 
-def bench_config(cfg: Config, repeats: int) -> list[dict]:
+def config_runners(cfg: Config, peers) -> dict:
+    """``{peer: {mode: callable}}`` for the configuration: a training step (forward and
+    backward) and an inference forward for rnnfast and torch, inference for onnxruntime (left
+    out when it is not installed), each on the same weights and data."""
     rng = np.random.default_rng(1)
     ours, theirs = build_pair(cfg)
     width = cfg.H * (2 if cfg.bidirectional else 1)
@@ -180,43 +190,80 @@ def bench_config(cfg: Config, repeats: int) -> list[dict]:
         with torch.inference_mode():
             return theirs(x_t)[0]
 
-    ort_infer = onnxruntime_runner(ours, x, threads_in_use())
+    runners = {
+        "rnnfast": {"train": ours_train, "infer": ours_infer},
+        "torch": {"train": torch_train, "infer": torch_infer},
+    }
+    if "onnxruntime" in peers:
+        ort_infer = onnxruntime_runner(ours, x, threads_in_use())
+        if ort_infer is not None:
+            runners["onnxruntime"] = {"infer": ort_infer}
+    return {peer: modes for peer, modes in runners.items() if peer in peers}
 
-    # Correctness first: the timed code must compute the same thing.
-    out_a, gx_a = ours_train()
-    out_b, gx_b = torch_train()
+
+def check_config(cfg: Config) -> bool:
+    """Whether rnnfast, torch (outputs and input gradients) and onnxruntime (outputs) agree."""
+    runners = config_runners(cfg, GRID_PEERS)
+    out_a, gx_a = runners["rnnfast"]["train"]()
+    out_b, gx_b = runners["torch"]["train"]()
+    expected = runners["torch"]["infer"]().numpy()
     scale = max(1.0, float(np.abs(gx_b.numpy()).max()))
-    agree = bool(
+    agree = (
         np.allclose(out_a, out_b.detach().numpy(), rtol=1e-3, atol=1e-4)
         and np.allclose(gx_a, gx_b.numpy(), rtol=1e-3, atol=1e-4 * scale)
-        and np.allclose(ours_infer(), torch_infer().numpy(), rtol=1e-3, atol=1e-4)
-        and (
-            ort_infer is None
-            or np.allclose(ort_infer(), torch_infer().numpy(), rtol=1e-3, atol=1e-4)
-        )
+        and np.allclose(runners["rnnfast"]["infer"](), expected, rtol=1e-3, atol=1e-4)
     )
-    rows = []
-    for mode, a, b, flops in (
-        ("train", ours_train, torch_train, 3 * cfg.forward_flops()),
-        ("infer", ours_infer, torch_infer, cfg.forward_flops()),
-    ):
-        t_ort = None
-        if mode == "infer" and ort_infer is not None:
-            t_ours, t_torch, t_ort = median_alternating([a, b, ort_infer], repeats)
-        else:
-            t_ours, t_torch = median_alternating([a, b], repeats)
-        rows.append(
-            {
-                "cfg": cfg,
-                "mode": mode,
-                "ours": t_ours,
-                "torch": t_torch,
-                "ort": t_ort,
-                "gflops": flops / t_ours / 1e9,
-                "agree": agree,
-            }
-        )
-    return rows
+    if "onnxruntime" in runners:
+        ort_out = runners["onnxruntime"]["infer"]()
+        agree = agree and np.allclose(ort_out, expected, rtol=1e-3, atol=1e-4)
+    return bool(agree)
+
+
+# The grid times each library in processes of its own, taking turns GRID_ROUNDS times (a row
+# is the median over turns of each turn's median): in one process torch's OpenMP threads
+# spin for milliseconds after each of its calls and took the cores from the run that followed
+# (an RNN H = 128 batch-64 inference read 18.8 ms for rnnfast after torch, 6.2 alone).
+GRID_PEERS = ("rnnfast", "torch", "onnxruntime")
+GRID_ROUNDS = 3
+
+
+def time_turn(peer: str, cfgs: list[Config], repeats: int) -> dict:
+    """In this process: median seconds of ``repeats`` runs (after one warm-up) of each
+    configuration and mode in ``peer``, keyed ``"label|mode"``."""
+    times = {}
+    for cfg in cfgs:
+        for mode, run in config_runners(cfg, (peer,)).get(peer, {}).items():
+            run()
+            spent = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                run()
+                spent.append(time.perf_counter() - start)
+            times[f"{cfg.label}|{mode}"] = statistics.median(spent)
+    return times
+
+
+def time_grid(cells: list[str], max_hidden, repeats: int) -> dict:
+    """``{"label|mode": {peer: seconds or None}}`` over GRID_ROUNDS turns of each peer."""
+    turns = {peer: [] for peer in GRID_PEERS}
+    for _ in range(GRID_ROUNDS):
+        for peer in GRID_PEERS:
+            command = [sys.executable, "-m", "rnnfast.benchmark", "--time-turn", peer]
+            command += ["--turn-repeats", str(repeats), "--cells", *cells]
+            if max_hidden is not None:
+                command += ["--max-hidden", str(max_hidden)]
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            turns[peer].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    keys = {key for turn in turns["rnnfast"] for key in turn}
+    return {
+        key: {
+            peer: statistics.median([turn[key] for turn in turns[peer]])
+            if all(key in turn for turn in turns[peer])
+            else None
+            for peer in GRID_PEERS
+        }
+        for key in keys
+    }
 
 
 def bench_streaming(cell: str, steps: int = 2000, repeats: int = 5) -> dict:
@@ -360,7 +407,14 @@ def main(argv: list[str] | None = None) -> int:
         "--no-small-batch", action="store_true", help="skip the batch 1-8 inference section"
     )
     parser.add_argument("--memory-probe", nargs=8, help=argparse.SUPPRESS)
+    parser.add_argument("--time-turn", choices=GRID_PEERS, help=argparse.SUPPRESS)
+    parser.add_argument("--turn-repeats", type=int, default=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.time_turn:  # a child process of time_grid
+        shapes = [s for s in GRID if args.max_hidden is None or s[3] <= args.max_hidden]
+        cfgs = configs(args.cells, shapes)
+        print(json.dumps(time_turn(args.time_turn, cfgs, args.turn_repeats)))
+        return 0
     if args.memory_probe:  # a child process of measure_training_memory
         peer, cell, *sizes, bidirectional = args.memory_probe
         cfg = Config(cell, *map(int, sizes), bidirectional=bool(int(bidirectional)))
@@ -383,10 +437,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     print("-" * len(header))
-    all_agree, rows = True, []
-    for cfg in configs(args.cells, shapes):
-        for row in bench_config(cfg, repeats):
-            all_agree &= row["agree"]
+    cfgs = configs(args.cells, shapes)
+    agree = {cfg.label: check_config(cfg) for cfg in cfgs}  # before any timing
+    all_agree = all(agree.values())
+    times = time_grid(args.cells, args.max_hidden, max(2, repeats // 2))
+    rows = []
+    for cfg in cfgs:
+        for mode, flops in (("train", 3 * cfg.forward_flops()), ("infer", cfg.forward_flops())):
+            peers = times[f"{cfg.label}|{mode}"]
+            row = {
+                "cfg": cfg,
+                "mode": mode,
+                "ours": peers["rnnfast"],
+                "torch": peers["torch"],
+                "ort": peers["onnxruntime"],
+                "gflops": flops / peers["rnnfast"] / 1e9,
+                "agree": agree[cfg.label],
+            }
             rows.append(row)
             ort = (
                 f"{1e3 * row['ort']:>8.2f} {row['ours'] / row['ort']:>5.2f}"
@@ -409,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     peak = max(peak, peak_after)
     print(
-        "\nratio = rnnfast time / torch time (median of alternating runs; < 1 is faster); "
+        "\nratio = rnnfast time / torch time (each library timed in processes of its own, "
+        f"{GRID_ROUNDS} turns each, median; < 1 is faster); "
         "/ort = rnnfast time / onnxruntime time on the graph rnnfast.onnx exports (inference); "
         "GFLOP/s counts GEMM flops (training = 3x forward)."
     )
