@@ -45,6 +45,7 @@ from rnnfast import nn
 from rnnfast.benchmark_small_batch import (
     bench_small_batch,
     median_alternating,
+    median_seconds,
     onnxruntime_runner,
     print_small_batch,
     small_batch_verdict,
@@ -233,13 +234,7 @@ def time_turn(peer: str, cfgs: list[Config], repeats: int) -> dict:
     times = {}
     for cfg in cfgs:
         for mode, run in config_runners(cfg, (peer,)).get(peer, {}).items():
-            run()
-            spent = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                run()
-                spent.append(time.perf_counter() - start)
-            times[f"{cfg.label}|{mode}"] = statistics.median(spent)
+            times[f"{cfg.label}|{mode}"] = median_seconds(run, repeats)
     return times
 
 

@@ -84,6 +84,19 @@ def median_alternating(runs, repeats: int) -> list[float]:
     return [statistics.median(spent[1:]) for spent in times]
 
 
+def median_seconds(run, repeats: int, warmups: int = 1) -> float:
+    """Median seconds of ``repeats`` calls of ``run`` after ``warmups`` untimed ones
+    (allocators, thread pools, caches)."""
+    for _ in range(warmups):
+        run()
+    spent = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        spent.append(time.perf_counter() - start)
+    return statistics.median(spent)
+
+
 # Each peer is timed in a process of its own, where no other library's threads exist: at
 # batch 1-8 a call lasts tens of microseconds to milliseconds, and torch's OpenMP threads
 # spin for milliseconds after each of its calls, which took the cores from whatever ran next
@@ -148,14 +161,7 @@ def time_peer(peer: str, cells, repeats: int, threads: int) -> dict:
         if run is None:
             result["times"][f"{cell} {B} {H}"] = None
             continue
-        run()  # warm-up: allocators, thread pools, caches
-        run()
-        spent = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run()
-            spent.append(time.perf_counter() - start)
-        result["times"][f"{cell} {B} {H}"] = statistics.median(spent)
+        result["times"][f"{cell} {B} {H}"] = median_seconds(run, repeats, warmups=2)
         if peer == "rnnfast":
             w_hh_bytes = GATES[cell] * H * H * 4
             result["bandwidth"][str(w_hh_bytes)] = cpu.read_bandwidth(w_hh_bytes, threads)
