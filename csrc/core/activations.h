@@ -2,7 +2,9 @@
 // in terms of the activation's output (what the forward caches).
 //
 // float: branch-free polynomial versions (Cephes expf / tanhf coefficients) that the compiler
-// vectorises; glibc's scalar expf/tanhf took ~40% of an LSTM step. Relative error ~2e-7.
+// vectorises (given -fno-trapping-math, see CMakeLists.txt: without it GCC keeps tanh's
+// division behind a branch and the loop scalar below AVX-512); glibc's scalar expf/tanhf took
+// ~40% of an LSTM step. Relative error ~2e-7.
 // double: the C library's, so float64 gradient checks see exact-as-possible math.
 #pragma once
 

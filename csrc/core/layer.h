@@ -171,34 +171,31 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
     });
   } else {
     // Slice k of the units owns rows [g * H + begin, g * H + end) of every gate block g of
-    // W_hh. Their room is taken here (an allocation failing inside the team could not be
-    // reported); each thread packs the slices it owns, which puts them in its own cache.
+    // W_hh, packed as one matrix whose products land in those columns of rec. Their room is
+    // taken here (an allocation failing inside the team could not be reported); each thread
+    // packs the slices it owns, which puts them in its own cache.
     const int slices = column_split_threads(H);
+    std::vector<UnitSlice> slice_units;
     std::vector<PackedWeights<T>> w_hh_slices;
-    w_hh_slices.reserve(size_t(slices) * Cell::kGates);
-    for (int k = 0; k < slices; ++k)
+    w_hh_slices.reserve(size_t(slices));
+    for (int k = 0; k < slices; ++k) {
+      const UnitSlice units = unit_slice(H, slices, k, PackedWeights<T>::kLanes);
+      slice_units.push_back(units);
+      std::vector<RowBlock> blocks;
       for (int g = 0; g < Cell::kGates; ++g)
-        w_hh_slices.emplace_back(unit_slice(H, slices, k, PackedWeights<T>::kLanes).size(), H);
+        blocks.push_back({g * H + units.begin, units.size(), g * H + units.begin});
+      w_hh_slices.emplace_back(blocks, H);
+    }
     TeamStop stop(interrupt);
     parallel_team(slices, [&](int thread, int threads) {
-      for (int k = thread; k < slices; k += threads) {
-        const UnitSlice units = unit_slice(H, slices, k, PackedWeights<T>::kLanes);
-        for (int g = 0; g < Cell::kGates; ++g) {
-          PackedWeights<T>& slice = w_hh_slices[size_t(k) * Cell::kGates + g];
-          slice.pack_panels(w.w_hh + (size_t(g) * H + units.begin) * H, /*w_is_nk=*/true, 0,
-                            slice.panels());
-        }
-      }
+      for (int k = thread; k < slices; k += threads)
+        w_hh_slices[k].pack_panels(w.w_hh, /*w_is_nk=*/true, 0, w_hh_slices[k].panels());
       for (int s = 0; s < d.T; ++s) {
         stop.ask(thread, s);
         const T* h_prev = h_slots + slot(s) * slot_size;
         for (int k = thread; k < slices; k += threads) {
-          const UnitSlice units = unit_slice(H, slices, k, PackedWeights<T>::kLanes);
-          for (int g = 0; g < Cell::kGates; ++g)
-            w_hh_slices[size_t(k) * Cell::kGates + g].multiply(
-                B, h_prev, H, rec.data() + size_t(g) * H + units.begin, GH,
-                /*accumulate=*/false);
-          cell_step(s, 0, B, units.begin, units.size());
+          w_hh_slices[k].multiply(B, h_prev, H, rec.data(), GH, /*accumulate=*/false);
+          cell_step(s, 0, B, slice_units[k].begin, slice_units[k].size());
         }
         team_barrier();  // the next step reads every unit of this step's state
         if (stop.leaving(s)) break;

@@ -49,6 +49,12 @@ struct VecN<double> {
   typedef double type __attribute__((vector_size(kVectorBytes)));
 };
 
+// Rows [row, row + rows) of a weight matrix W, whose products go to C's columns
+// [column, column + rows).
+struct RowBlock {
+  int row, rows, column;
+};
+
 template <typename T>
 class PackedWeights {
  public:
@@ -63,30 +69,37 @@ class PackedWeights {
   }
 
   // Room for an [N, K] W, to be filled by pack_panels (threads may share the panels).
-  PackedWeights(int N, int K)
-      : N_(N), K_(K), panels_((N + kWidth - 1) / kWidth), data_(size_t(panels_) * K * kWidth) {}
+  PackedWeights(int N, int K) : PackedWeights({RowBlock{0, N, 0}}, K, N) {}
 
-  // Packs panels [p0, p1) of W (as the first constructor describes it).
+  // Room for blocks of rows of an [N, K] W (w_is_nk only), each block starting on a panel of
+  // its own: C's columns are the blocks' `column`s, not W's row numbers. A column split packs
+  // a thread's units of every gate block as one matrix, so a batch-1 step gets the wide tile
+  // that four gates' panels together allow, where one gate's slice had a single panel.
+  PackedWeights(const std::vector<RowBlock>& blocks, int K)
+      : PackedWeights(blocks, K, /*kn_columns=*/0) {}
+
+  // Packs panels [p0, p1) of W (as the constructor that made the room describes it).
   void pack_panels(const T* W, bool w_is_nk, int p0, int p1) {
     // A blocked transpose when W is [N, K]: for a block of kPackBlock values of k, each of a
     // panel's rows of W is read contiguously and written down the block, which stays in L1
     // (k outer, reading a value from each of kWidth rows 4 KiB apart per k, ran at ~1.6 GB/s).
     constexpr int kPackBlock = 64;
     for (int p = p0; p < p1; ++p) {
-      const int n0 = p * kWidth, width = std::min(kWidth, N_ - n0);
+      const PanelSpan& span = spans_[p];
       T* dst = panel(p);
       for (int k0 = 0; k0 < K_; k0 += kPackBlock) {
         const int k1 = std::min(K_, k0 + kPackBlock);
-        for (int c = 0; c < width; ++c) {
+        for (int c = 0; c < span.width; ++c) {
           if (w_is_nk) {
-            const T* row = W + size_t(n0 + c) * K_;
+            const T* row = W + size_t(span.row + c) * K_;
             for (int k = k0; k < k1; ++k) dst[size_t(k) * kWidth + c] = row[k];
           } else {
-            for (int k = k0; k < k1; ++k) dst[size_t(k) * kWidth + c] = W[size_t(k) * N_ + n0 + c];
+            for (int k = k0; k < k1; ++k)
+              dst[size_t(k) * kWidth + c] = W[size_t(k) * kn_columns_ + span.row + c];
           }
         }
         for (int k = k0; k < k1; ++k)  // padding: the pool's blocks are not zeroed
-          for (int c = width; c < kWidth; ++c) dst[size_t(k) * kWidth + c] = T(0);
+          for (int c = span.width; c < kWidth; ++c) dst[size_t(k) * kWidth + c] = T(0);
       }
     }
   }
@@ -130,6 +143,28 @@ class PackedWeights {
   // which continues each output's FMA chain exactly where the previous block left it.
   enum class Start { kSet, kAdd, kContinue };
 
+  // Where panel p comes from and goes: W's rows [row, row + width) and C's columns
+  // [column, column + width), width <= kWidth (the rest of the panel is zero padding).
+  struct PanelSpan {
+    int row, column, width;
+  };
+
+  static std::vector<PanelSpan> spans_of(const std::vector<RowBlock>& blocks) {
+    std::vector<PanelSpan> spans;
+    for (const RowBlock& block : blocks)
+      for (int c = 0; c < block.rows; c += kWidth)
+        spans.push_back({block.row + c, block.column + c, std::min(kWidth, block.rows - c)});
+    return spans;
+  }
+
+  // kn_columns: W's row length when it comes as [K, N] (w_is_nk false); 0: [N, K] only.
+  PackedWeights(const std::vector<RowBlock>& blocks, int K, int kn_columns)
+      : K_(K),
+        kn_columns_(kn_columns),
+        spans_(spans_of(blocks)),
+        panels_(int(spans_.size())),
+        data_(size_t(panels_) * K * kWidth) {}
+
   const T* panel(int p) const { return data_.data() + size_t(p) * K_ * kWidth; }
   T* panel(int p) { return data_.data() + size_t(p) * K_ * kWidth; }
 
@@ -147,9 +182,9 @@ class PackedWeights {
     if (start == Start::kContinue) {
       for (int r = 0; r < R; ++r)
         for (int q = 0; q < P; ++q) {
-          const int n0 = (p + q) * kWidth;
-          std::memcpy(&acc[r][q * kVectors], C + size_t(r) * ldc + n0,
-                      sizeof(T) * std::min(kWidth, N_ - n0));
+          const PanelSpan& span = spans_[p + q];
+          std::memcpy(&acc[r][q * kVectors], C + size_t(r) * ldc + span.column,
+                      sizeof(T) * span.width);
         }
     }
     const T* w[P];
@@ -170,13 +205,13 @@ class PackedWeights {
     }
     for (int r = 0; r < R; ++r)
       for (int q = 0; q < P; ++q) {
-        const int n0 = (p + q) * kWidth, width = std::min(kWidth, N_ - n0);
-        T* c = C + size_t(r) * ldc + n0;
+        const PanelSpan& span = spans_[p + q];
+        T* c = C + size_t(r) * ldc + span.column;
         const T* tile_row = reinterpret_cast<const T*>(&acc[r][q * kVectors]);
         if (start == Start::kAdd) {
-          for (int j = 0; j < width; ++j) c[j] += tile_row[j];
+          for (int j = 0; j < span.width; ++j) c[j] += tile_row[j];
         } else {
-          std::memcpy(c, tile_row, sizeof(T) * width);
+          std::memcpy(c, tile_row, sizeof(T) * span.width);
         }
       }
   }
@@ -194,6 +229,8 @@ class PackedWeights {
       int p = p0;
       for (; p + kPanels <= p1; p += kPanels)
         tile<R, kPanels>(p, k0, k1, A, lda, C, ldc, start);
+      if constexpr (kPanels > 2)  // the remaining panels two at a time while they last
+        for (; p + 2 <= p1; p += 2) tile<R, 2>(p, k0, k1, A, lda, C, ldc, start);
       for (; p < p1; ++p) tile<R>(p, k0, k1, A, lda, C, ldc, start);
     }
   }
@@ -208,7 +245,9 @@ class PackedWeights {
     }
   }
 
-  int N_, K_, panels_;
+  int K_, kn_columns_;
+  std::vector<PanelSpan> spans_;
+  int panels_;
   PooledArray<T> data_;  // kept across calls by the pool: no fresh pages to fault in
 };
 
