@@ -16,7 +16,7 @@ import pytest
 
 from conftest import CELLS, make_module, state_parts
 
-pytestmark = pytest.mark.slow  # long: see the `slow` marker in pyproject.toml
+pytestmark = [pytest.mark.slow, pytest.mark.core]  # see both markers in pyproject.toml
 
 
 def _grads_of_backward(module, grad, grad_state):

@@ -1,7 +1,7 @@
 """Runtime CPU dispatch: one core per CPU level, the best one this CPU runs chosen at import,
 ``RNNFAST_CPU_LEVEL`` forcing another, and no instruction above the baseline in its build.
 
-CI also runs the whole suite with each level this CPU supports forced (``.ci/run``).
+CI also runs the core's tests with each level this CPU supports forced (``.ci/run``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-pytestmark = pytest.mark.slow  # long: see the `slow` marker in pyproject.toml
+pytestmark = [pytest.mark.slow, pytest.mark.core]  # see both markers in pyproject.toml
 
 PRELUDE = """
 import os, sys

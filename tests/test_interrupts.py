@@ -13,7 +13,7 @@ import pytest
 
 import rnnfast
 
-pytestmark = pytest.mark.slow  # long: see the `slow` marker in pyproject.toml
+pytestmark = [pytest.mark.slow, pytest.mark.core]  # see both markers in pyproject.toml
 
 RNG = np.random.default_rng(0)
 X_OLD = RNG.standard_normal((24, 7, 2)).astype(np.float32)

@@ -19,7 +19,7 @@ from rnnfast import nn
 from rnnfast.interop import to_torch
 from rnnfast.interop._torch_modules import run_recurrent
 
-pytestmark = pytest.mark.slow  # long: see the `slow` marker in pyproject.toml
+pytestmark = [pytest.mark.slow, pytest.mark.core]  # see both markers in pyproject.toml
 
 NN_EXAMPLES = 1500
 ESTIMATOR_EXAMPLES = 300
