@@ -36,6 +36,25 @@ if pid == 0:
 _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
 """,
+    # batch 2: the parent splits each step by hidden units, a team meeting at a barrier per
+    # step (csrc/core/step_split.h); the child runs inline on its one thread, and a team asked
+    # for by size (read_bandwidth's two readers) is run inline too instead of hanging
+    "os.fork-column-split": """
+gru = rnnfast.nn.GRU(3, 64, random_state=0)
+small = x[:2]
+expected = gru.forward(small, training=False)[0]
+y, _ = gru.forward(small)
+expected_dx = gru.backward(np.ones_like(y))[0]
+pid = os.fork()
+if pid == 0:
+    same = np.array_equal(gru.forward(small, training=False)[0], expected)
+    y, _ = gru.forward(small)
+    same_dx = np.array_equal(gru.backward(np.ones_like(y))[0], expected_dx)
+    bandwidth = rnnfast.backends.cpu.read_bandwidth(1 << 16, 2, 1)
+    os._exit(0 if same and same_dx and bandwidth > 0 else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+""",
     "multiprocessing-fork-pool": """
 import multiprocessing
 y = (x[:, :, 0].sum(axis=1) > 0).astype(int)
