@@ -24,8 +24,15 @@ def test_a_turn_times_every_row_and_measures_each_floor(monkeypatch):
 
 def row(ours, ort, torch):
     return small.SmallBatchRow(
-        "lstm", 1, 128, ours=ours, ort=ort, torch=torch, floor=0.1, agree=True
+        "lstm", 1, 128, module=2 * ours, ours=ours, ort=ort, torch=torch, floor=0.1, agree=True
     )
+
+
+def test_a_frozen_turn_times_the_packed_once_copy(monkeypatch):
+    monkeypatch.setattr(small, "HIDDEN", (32,))
+    monkeypatch.setattr(small, "BATCHES", (1,))
+    result = small.time_peer("rnnfast-frozen", ["lstm"], repeats=1, threads=1)
+    assert list(result["times"]) == ["lstm 1 32"] and result["times"]["lstm 1 32"] > 0
 
 
 def test_the_verdict_names_each_missed_row_and_its_floor():

@@ -1,4 +1,5 @@
 // Bindings of core/layer.h for every cell and dtype: check, allocate, release the GIL, call.
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -74,10 +75,14 @@ template <class Cell, typename T>
 py::tuple forward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh,
                   const Array<T>& b_ih, const Array<T>& b_hh, const Array<T>& h0,
                   const std::optional<Array<T>>& c0, const std::optional<IndexArray>& lengths,
-                  bool reverse, bool training, Array<T>& y, int y_col, bool y_batch_first) {
+                  bool reverse, bool training, Array<T>& y, int y_col, bool y_batch_first,
+                  const PackedLayer<T>* packed) {
   const Geometry g = geometry<Cell, T>(x, w_hh);
   const LayerDims& d = g.dims;
   const LayerWeights<T> w = checked_weights(g, w_ih, w_hh, b_ih, b_hh);
+  if (packed && training) throw py::value_error("packed weights are for inference calls only");
+  if (packed && (packed->G != g.G || packed->H != d.H || packed->I != d.I))
+    throw py::value_error("packed weights do not match this layer's shapes");
   const Lengths len = checked_lengths(lengths, d);
   require_shape(h0, {d.B, d.H}, "h0");
   const T* c0_ptr = optional_state(c0, d, "c0");
@@ -95,7 +100,7 @@ py::tuple forward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh,
     {
       py::gil_scoped_release release;  // pure C++ on buffers we hold references to
       layer_forward<Cell, T, false>(d, len, reverse, w, x.data(), h0.data(), c0_ptr, y_rows,
-                                    h_n.mutable_data(), c_n_ptr, nullptr);
+                                    h_n.mutable_data(), c_n_ptr, nullptr, packed);
     }
     return py::make_tuple(h_n, c_n ? py::object(*c_n) : py::none(), py::none());
   }
@@ -170,8 +175,10 @@ void register_cell_dtype(py::module_& m, const std::string& name) {
         py::arg("b_hh").noconvert(), py::arg("h0").noconvert(), py::arg("c0").noconvert(),
         py::arg("lengths").noconvert(), py::arg("reverse"), py::arg("training"),
         py::arg("y").noconvert(), py::arg("y_col"), py::arg("y_batch_first") = false,
+        py::arg("packed") = py::none(),
         "One layer, one direction over a time-major sequence x; y is time-major, or "
-        "(B, T, W) when y_batch_first. Returns (h_n, c_n, cache).");
+        "(B, T, W) when y_batch_first; packed: pack_layer(w_ih, w_hh, gates) of these weights "
+        "(inference). Returns (h_n, c_n, cache).");
   m.def((name + "_backward").c_str(), &backward<Cell, T>, py::arg("x").noconvert(),
         py::arg("w_ih").noconvert(), py::arg("w_hh").noconvert(), py::arg("b_ih").noconvert(),
         py::arg("b_hh").noconvert(), py::arg("lengths").noconvert(), py::arg("reverse"),
@@ -185,6 +192,30 @@ void register_cell_dtype(py::module_& m, const std::string& name) {
         "consumes the cache (its gates are overwritten with gradients). Returns (dh0, dc0).");
 }
 
+// W_ih and W_hh of one layer and direction packed once (PackedLayer), for inference calls.
+template <typename T>
+std::unique_ptr<PackedLayer<T>> pack_layer(const Array<T>& w_ih, const Array<T>& w_hh,
+                                           int gates) {
+  if (gates < 1 || w_hh.ndim() != 2 || w_ih.ndim() != 2 || w_hh.shape(1) < 1 ||
+      w_hh.shape(0) != gates * w_hh.shape(1) || w_ih.shape(0) != w_hh.shape(0))
+    throw py::value_error("pack_layer: w_hh must be (gates * H, H) and w_ih (gates * H, I)");
+  require_int32(w_hh.shape(0) * std::max<py::ssize_t>(w_hh.shape(1), w_ih.shape(1)),
+                "gates * H * max(H, I)");
+  const int H = int(w_hh.shape(1)), I = int(w_ih.shape(1));
+  py::gil_scoped_release release;
+  return std::make_unique<PackedLayer<T>>(w_ih.data(), w_hh.data(), gates, H, I);
+}
+
+template <typename T>
+void register_packed_layer(py::module_& m, const char* name) {
+  py::class_<PackedLayer<T>>(m, name, "W_ih and W_hh of a layer packed for inference calls.")
+      .def_readonly("gates", &PackedLayer<T>::G)
+      .def_readonly("hidden_size", &PackedLayer<T>::H)
+      .def_readonly("input_size", &PackedLayer<T>::I);
+  m.def("pack_layer", &pack_layer<T>, py::arg("w_ih").noconvert(), py::arg("w_hh").noconvert(),
+        py::arg("gates"), "Pack one layer's weights once, for forward(..., packed=...).");
+}
+
 template <class Cell>
 void register_cell(py::module_& m, const std::string& name) {
   register_cell_dtype<Cell, float>(m, name);
@@ -194,6 +225,8 @@ void register_cell(py::module_& m, const std::string& name) {
 }  // namespace
 
 void register_layers(py::module_& m) {
+  register_packed_layer<float>(m, "PackedLayerFloat32");
+  register_packed_layer<double>(m, "PackedLayerFloat64");
   register_cell<RnnTanhCell>(m, "rnn_tanh");
   register_cell<RnnReluCell>(m, "rnn_relu");
   register_cell<LstmCell>(m, "lstm");

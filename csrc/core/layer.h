@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -96,13 +97,61 @@ void project_inputs(const PackedWeights<T>& w, int64_t rows, const T* x, int I, 
   }
 }
 
+// The column split's cut of W_hh: slice k of the units owns rows [g * H + begin, g * H + end)
+// of every gate block g, packed as one matrix whose products land in those columns of a step's
+// [G * H] product row. Returns the room; pack_panels fills it (each thread its own slices).
+template <typename T>
+std::vector<PackedWeights<T>> unit_slice_room(int G, int H, const std::vector<UnitSlice>& units) {
+  std::vector<PackedWeights<T>> room;
+  room.reserve(units.size());
+  for (const UnitSlice& u : units) {
+    std::vector<RowBlock> blocks;
+    for (int g = 0; g < G; ++g) blocks.push_back({g * H + u.begin, u.size(), g * H + u.begin});
+    room.emplace_back(blocks, H);
+  }
+  return room;
+}
+
+inline std::vector<UnitSlice> unit_slices(int H, int slices, int align) {
+  std::vector<UnitSlice> units;
+  for (int k = 0; k < slices; ++k) units.push_back(unit_slice(H, slices, k, align));
+  return units;
+}
+
+// A layer's weights packed once, for inference calls that reuse them (a frozen module): W_ih
+// for the input projection and W_hh cut as the column split cuts it (for the thread count at
+// packing; any other count runs with it too). A call given one packs nothing, and computes the
+// same numbers bit for bit: each output is one FMA chain over k in order, whichever pack holds
+// its row of W.
+template <typename T>
+struct PackedLayer {
+  PackedLayer(const T* w_ih_rows, const T* w_hh_rows, int G, int H, int I)
+      : G(G),
+        H(H),
+        I(I),
+        w_ih(pack_in_parallel(w_ih_rows, G * H, I, /*w_is_nk=*/true)),
+        units(unit_slices(H, column_split_threads(H), PackedWeights<T>::kLanes)),
+        w_hh(unit_slice_room<T>(G, H, units)) {
+    parallel_blocks(int64_t(w_hh.size()), 1, [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k)
+        w_hh[k].pack_panels(w_hh_rows, /*w_is_nk=*/true, 0, w_hh[k].panels());
+    });
+  }
+
+  int G, H, I;
+  PackedWeights<T> w_ih;
+  std::vector<UnitSlice> units;
+  std::vector<PackedWeights<T>> w_hh;  // per slice of units
+};
+
 // x: [T, B, I] in. y: out, H columns of each row written (zeros past a sample's length).
 // h0, c0: [B, H] in (c0 only for cells with a cell state). h_n, c_n: [B, H] out, taken at each
 // sample's last valid step. cache: written when Training, ignored (may be null) otherwise.
+// packed: the weights packed beforehand (inference; null: packed here, for this call).
 template <class Cell, typename T, bool Training>
 void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const LayerWeights<T>& w,
                    const T* x, const T* h0, const T* c0, SequenceRows<T> y, T* h_n, T* c_n,
-                   LayerCache<T>* cache) {
+                   LayerCache<T>* cache, const PackedLayer<T>* packed = nullptr) {
   const int B = d.B, H = d.H;
   const int GH = Cell::kGates * H, CW = Cell::kCacheWidth * H;
   const size_t slot_size = size_t(B) * H;
@@ -123,8 +172,9 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
   // sample's result does not depend on its batch, the thread count or the CPU's BLAS kernel
   // (OpenBLAS's Haswell kernel rounds rows differently by their position in a call), and it
   // equals stream()'s step by step.
-  const PackedWeights<T> w_ih_packed = pack_in_parallel(w.w_ih, GH, d.I, /*w_is_nk=*/true);
-  project_inputs(w_ih_packed, int64_t(d.T) * B, x, d.I, gates, CW);
+  std::optional<PackedWeights<T>> w_ih_here;
+  if (!packed) w_ih_here.emplace(pack_in_parallel(w.w_ih, GH, d.I, /*w_is_nk=*/true));
+  project_inputs(packed ? packed->w_ih : *w_ih_here, int64_t(d.T) * B, x, d.I, gates, CW);
 
   const StateSlots slot{d.T, reverse, Training};
   std::memcpy(h_slots + slot(0) * slot_size, h0, sizeof(T) * slot_size);
@@ -157,39 +207,45 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
 
   InterruptPoll interrupt;
   if (choose_step_split(B, H) == StepSplit::kRows) {
-    const RecurrentProduct<T> times_w_hh_t(w.w_hh, GH, H, /*w_is_nk=*/true,  // h @ W_hh^T
-                                           int(max_block_size(B, batch_grain(GH, H))));
+    // h @ W_hh^T: by the packed slices when given (their columns together are all of W_hh's
+    // rows), unless a thread's rows are many enough for BLAS, as RecurrentProduct decides.
+    const int rows_per_call = int(max_block_size(B, batch_grain(GH, H)));
+    const bool use_packed = packed && rows_per_call <= RecurrentProduct<T>::kMaxPackedRows;
+    std::optional<RecurrentProduct<T>> times_w_hh_t;
+    if (!use_packed) times_w_hh_t.emplace(w.w_hh, GH, H, /*w_is_nk=*/true, rows_per_call);
     parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
       const BatchSlice slice{int(b0), int(b1)};
       for (int s = 0; s < d.T; ++s) {
         if (interrupt.should_stop(s)) break;
-        const T* h_prev = h_slots + slot(s) * slot_size;
-        times_w_hh_t.multiply(slice.rows(), h_prev + size_t(slice.b0) * H, H,
-                              rec.data() + size_t(slice.b0) * GH, GH, /*accumulate=*/false);
+        const T* h_in = h_slots + slot(s) * slot_size + size_t(slice.b0) * H;
+        T* rec_out = rec.data() + size_t(slice.b0) * GH;
+        if (use_packed) {
+          for (const PackedWeights<T>& w_hh_slice : packed->w_hh)
+            w_hh_slice.multiply(slice.rows(), h_in, H, rec_out, GH, /*accumulate=*/false);
+        } else {
+          times_w_hh_t->multiply(slice.rows(), h_in, H, rec_out, GH, /*accumulate=*/false);
+        }
         cell_step(s, slice.b0, slice.b1, 0, H);
       }
     });
   } else {
-    // Slice k of the units owns rows [g * H + begin, g * H + end) of every gate block g of
-    // W_hh, packed as one matrix whose products land in those columns of rec. Their room is
-    // taken here (an allocation failing inside the team could not be reported); each thread
-    // packs the slices it owns, which puts them in its own cache.
-    const int slices = column_split_threads(H);
-    std::vector<UnitSlice> slice_units;
-    std::vector<PackedWeights<T>> w_hh_slices;
-    w_hh_slices.reserve(size_t(slices));
-    for (int k = 0; k < slices; ++k) {
-      const UnitSlice units = unit_slice(H, slices, k, PackedWeights<T>::kLanes);
-      slice_units.push_back(units);
-      std::vector<RowBlock> blocks;
-      for (int g = 0; g < Cell::kGates; ++g)
-        blocks.push_back({g * H + units.begin, units.size(), g * H + units.begin});
-      w_hh_slices.emplace_back(blocks, H);
+    // Each thread computes the units of its slices (unit_slice_room) for every row. The room
+    // for a call's own packs is taken here (an allocation failing inside the team could not
+    // be reported); each thread packs the slices it owns, which puts them in its own cache.
+    std::vector<UnitSlice> units_here;
+    std::vector<PackedWeights<T>> w_hh_here;
+    if (!packed) {
+      units_here = unit_slices(H, column_split_threads(H), PackedWeights<T>::kLanes);
+      w_hh_here = unit_slice_room<T>(Cell::kGates, H, units_here);
     }
+    const std::vector<UnitSlice>& slice_units = packed ? packed->units : units_here;
+    const std::vector<PackedWeights<T>>& w_hh_slices = packed ? packed->w_hh : w_hh_here;
+    const int slices = int(slice_units.size());
     TeamStop stop(interrupt);
-    parallel_team(slices, [&](int thread, int threads) {
-      for (int k = thread; k < slices; k += threads)
-        w_hh_slices[k].pack_panels(w.w_hh, /*w_is_nk=*/true, 0, w_hh_slices[k].panels());
+    parallel_team(column_split_threads(H), [&](int thread, int threads) {
+      if (!packed)
+        for (int k = thread; k < slices; k += threads)
+          w_hh_here[k].pack_panels(w.w_hh, /*w_is_nk=*/true, 0, w_hh_here[k].panels());
       for (int s = 0; s < d.T; ++s) {
         stop.ask(thread, s);
         const T* h_prev = h_slots + slot(s) * slot_size;

@@ -37,7 +37,9 @@ class SmallBatchRow:
     cell: str
     B: int
     H: int
-    ours: float  # seconds per call, median
+    module: float  # seconds per call, median: an ordinary module's forward (packs every call)
+    ours: float  # seconds per call, median: a frozen copy's (module.freeze(): packed once),
+    # what the ratios use, as onnxruntime's session also prepares its weights once
     ort: float | None  # None: onnxruntime not installed
     torch: float
     floor: float  # seconds: T * W_hh bytes / measured read bandwidth
@@ -102,7 +104,7 @@ def median_seconds(run, repeats: int, warmups: int = 1) -> float:
 # spin for milliseconds after each of its calls, which took the cores from whatever ran next
 # in the same process (rnnfast's column split waits at a barrier per step for a thread the
 # spinners delayed; measured: 10x swings). The peers take turns, ROUNDS times.
-PEERS = ("rnnfast", "onnxruntime", "torch")
+PEERS = ("rnnfast", "rnnfast-frozen", "onnxruntime", "torch")
 ROUNDS = 3
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
@@ -138,6 +140,9 @@ def _runner(peer: str, cell: str, B: int, H: int, threads: int):
     module, x = _module(cell, H), _input(B)
     if peer == "rnnfast":
         return lambda: module.forward(x, training=False)[0]
+    if peer == "rnnfast-frozen":
+        frozen = module.freeze()
+        return lambda: frozen.forward(x, training=False)[0]
     if peer == "onnxruntime":
         return onnxruntime_runner(module, x, threads)
     return _torch_runner(module, cell, x)
@@ -192,7 +197,7 @@ def bench_small_batch(cells, repeats: int, threads: int) -> list[SmallBatchRow]:
             median[peer] = None if None in values else statistics.median(values)
         expected = _runner("torch", cell, B, H, threads)()
         agree = True
-        for peer in ("rnnfast", "onnxruntime"):
+        for peer in ("rnnfast", "rnnfast-frozen", "onnxruntime"):
             run = _runner(peer, cell, B, H, threads)
             if run is not None:
                 agree &= bool(np.allclose(run(), expected, rtol=1e-3, atol=1e-4))
@@ -203,7 +208,8 @@ def bench_small_batch(cells, repeats: int, threads: int) -> list[SmallBatchRow]:
                 cell,
                 B,
                 H,
-                ours=median["rnnfast"],
+                module=median["rnnfast"],
+                ours=median["rnnfast-frozen"],
                 ort=median["onnxruntime"],
                 torch=median["torch"],
                 floor=STEPS * w_hh_bytes / bandwidth,
@@ -216,10 +222,13 @@ def bench_small_batch(cells, repeats: int, threads: int) -> list[SmallBatchRow]:
 def print_small_batch(rows: list[SmallBatchRow]) -> None:
     print(
         f"\nsmall-batch inference (T={STEPS}, I={INPUTS}; floor = T x W_hh bytes / measured "
-        "read bandwidth of a buffer that size, all threads)"
+        "read bandwidth of a buffer that size, all threads; module: an ordinary module's "
+        "forward, packing its weights every call; frozen: module.freeze(), packed once as "
+        "onnxruntime's session does, which the ratios use)"
     )
     header = (
-        f"{'cell':<5} {'B':>2} {'H':>5} {'rnnfast ms':>10} {'ort ms':>8} {'torch ms':>9} "
+        f"{'cell':<5} {'B':>2} {'H':>5} {'module ms':>9} {'frozen ms':>9} {'ort ms':>8} "
+        f"{'torch ms':>9} "
         f"{'/ort':>5} {'/torch':>6} {'floor ms':>9} {'/floor':>6} {'same':>5}"
     )
     print(header)
@@ -228,7 +237,7 @@ def print_small_batch(rows: list[SmallBatchRow]) -> None:
         ort_ms = f"{1e3 * r.ort:8.3f}" if r.ort is not None else f"{'-':>8}"
         ort_ratio = f"{r.ours / r.ort:5.2f}" if r.ort is not None else f"{'-':>5}"
         print(
-            f"{r.cell:<5} {r.B:>2} {r.H:>5} {1e3 * r.ours:>10.3f} {ort_ms} "
+            f"{r.cell:<5} {r.B:>2} {r.H:>5} {1e3 * r.module:>9.3f} {1e3 * r.ours:>9.3f} {ort_ms} "
             f"{1e3 * r.torch:>9.3f} {ort_ratio} {r.ours / r.torch:>6.2f} "
             f"{1e3 * r.floor:>9.3f} {r.ours / r.floor:>6.1f} {'yes' if r.agree else 'NO':>5}",
             flush=True,

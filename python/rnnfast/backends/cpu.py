@@ -24,6 +24,11 @@ def layer_forward(cell: str, *args, **kwargs):
     return getattr(_core, f"{cell}_forward")(*args, **kwargs)
 
 
+def pack_layer(w_ih, w_hh, gates: int):
+    """One layer's ``W_ih`` and ``W_hh`` packed once, for ``layer_forward(..., packed=)``."""
+    return _core.pack_layer(w_ih, w_hh, gates)
+
+
 def layer_backward(cell: str, *args, **kwargs):
     """``<cell>_backward`` of the extension; returns ``(dh0, dc0)``, overwrites the cache."""
     return getattr(_core, f"{cell}_backward")(*args, **kwargs)

@@ -6,6 +6,7 @@ their cell. Arrays are batch-first in the API and time-major inside (one transpo
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,6 +145,10 @@ class RecurrentStack(StateDictMixin, SaveMixin):
     _gates: int
     _cache_width: int  # cache row width per step in units of hidden_size (the cell's kCacheWidth)
     _has_cell_state: bool = False
+    # a frozen module's packed weights, per layer and direction (see freeze); None: not frozen.
+    # rnnfast.save leaves them out: the file holds an ordinary module.
+    _packed: list | None = None
+    _unsaved_attributes = frozenset({"_packed"})
     # what rnnfast.save writes and rnnfast.load restores (the cache is saved empty)
     _saved_attributes = frozenset(
         {"input_size", "hidden_size", "num_layers", "bidirectional", "dtype", "dropout"}
@@ -276,6 +281,11 @@ class RecurrentStack(StateDictMixin, SaveMixin):
             :class:`LSTM` a tuple ``(h_n, c_n)``.
         """
         training = bool(training)
+        if training and self.frozen:
+            raise ValueError(
+                "this module is frozen (freeze()): it runs inference only, forward(x, "
+                "training=False); train the module it was frozen from"
+            )
         # An inference forward leaves the training state alone, so predictions may run while
         # (or between) a training forward and its backward, in other threads too.
         if training:
@@ -347,6 +357,7 @@ class RecurrentStack(StateDictMixin, SaveMixin):
                     y=y,
                     y_col=direction * self.hidden_size,
                     y_batch_first=top,
+                    packed=None if self._packed is None else self._packed[s],
                 )
                 h_n[s] = h_last
                 if c_n is not None:
@@ -358,6 +369,71 @@ class RecurrentStack(StateDictMixin, SaveMixin):
         return layer_input, h_n, c_n, layer_inputs, direction_caches
 
     __call__ = forward
+
+    # ------------------------------------------------------------------------------ freezing
+    def freeze(self):
+        """An inference-only copy of this module whose weights are packed once.
+
+        Every :meth:`forward` packs the weights into the layout its kernels read (for
+        ``W_hh``, cut by hidden units among the threads), because an ordinary module cannot
+        know whether they changed since the last call. A frozen copy owns a snapshot of the
+        weights, packed now for the current thread count (:func:`rnnfast.set_num_threads`;
+        another count still runs, with this cut), so repeated inference calls, small batches
+        above all, skip that work: the analogue of an onnxruntime session.
+
+        Returns
+        -------
+        RecurrentStack
+            A module of the same class: ``forward(x, lengths, hx, training=False)`` returns
+            exactly what this module's would, bit for bit; ``stream()`` works as here. Its
+            weight arrays are read-only (in-place writes raise ValueError), a training
+            :meth:`forward` or :meth:`load_state_dict` raises ValueError, and later changes to
+            this module do not reach it: freeze again after training. It pickles (the packs
+            are rebuilt on loading); :func:`rnnfast.save` writes it as an ordinary module.
+        """
+        frozen = copy.copy(self)
+        frozen.params = {name: _read_only_copy(value) for name, value in self.params.items()}
+        frozen.grads = None
+        frozen._cache = None
+        frozen._last_forward_was_inference = False
+        frozen._dropout_rng = copy.deepcopy(self._dropout_rng)
+        frozen._packed = frozen._pack_layers()
+        return frozen
+
+    @property
+    def frozen(self) -> bool:
+        """Whether this module is a :meth:`freeze` copy (inference only, weights packed)."""
+        return self._packed is not None
+
+    def _pack_layers(self) -> list:
+        return [
+            cpu.pack_layer(*self._layer_weights(layer, direction)[:2], gates=self._gates)
+            for layer in range(self.num_layers)
+            for direction in range(self.num_directions)
+        ]
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if self.frozen:
+            raise ValueError(
+                "a frozen module's weights cannot change: load the state into the module it "
+                "was frozen from and freeze() that again"
+            )
+        super().load_state_dict(state_dict)
+
+    load_state_dict.__doc__ = StateDictMixin.load_state_dict.__doc__
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_packed"] = self.frozen  # the packs are rebuilt when loaded, not pickled
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if state.get("_packed"):
+            self.params = {name: _read_only_copy(v) for name, v in self.params.items()}
+            self._packed = self._pack_layers()
+        else:
+            self._packed = None
 
     def stream(self, batch_size: int = 1, hx=None):
         """Open a :class:`~rnnfast.nn.RecurrentStream`: inference one time step per call.
@@ -640,6 +716,13 @@ class GRU(RecurrentStack):
 
 
 _KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _read_only_copy(array: np.ndarray) -> np.ndarray:
+    """A copy of ``array`` that rejects in-place writes (a frozen module's weights)."""
+    copied = np.array(array, copy=True)
+    copied.flags.writeable = False
+    return copied
 
 
 def _suffix(layer: int, direction: int) -> str:
