@@ -43,7 +43,9 @@ constexpr int kMinUnitsPerThread = 32;
 // Measured on 2 cores (AMD EPYC, AVX2), T = 50, H = 128-1024: at batch 1-4 the column split
 // took 0.35-0.95x the row split's time in inference and 0.7-1.05x in training; at batch 8,
 // where a row split already gives each thread a full register tile of rows, 0.4-1.05x in
-// inference but 1.06-1.2x in training, and at 16 it gained nothing.
+// inference but 1.06-1.2x in training, and at 16 it gained nothing. Again once the gate loops
+// were vectorised (frozen LSTM/GRU inference): batch 2-4 0.43-0.92x; batch 8 1.04-1.19x up
+// to H = 512 and 0.86-0.91x at 1024, where training GRUs took 1.06-1.14x (LSTMs 0.8x).
 constexpr int kMaxColumnSplitBatch = 4;
 
 // Threads a column split of H units would use (1: no split).
