@@ -282,3 +282,38 @@ def test_early_stopping_needs_two_sequences():
 def test_lists_of_mismatched_or_sparse_sequences_are_named(X, error, match):
     with pytest.raises(error, match=match):
         RNNClassifier(max_epochs=1).fit(X, [0, 1][: len(X)])
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        np.random.default_rng(0).standard_normal((3, 5, 2)).astype(np.float32),
+        np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32),
+        np.random.default_rng(0).standard_normal((3, 6, 2)).astype(np.float32)[:, ::2],  # strided
+        np.random.default_rng(0).standard_normal((3, 5, 2)),  # float64: converted
+        np.arange(30).reshape(3, 5, 2),  # integers: converted
+    ],
+)
+def test_arrays_skipping_check_array_read_as_it_would_give_them(X):
+    # check_sequences returns a float32 array unchanged without calling scikit-learn's
+    # check_array (about 90 us a call); the result must be what check_array gives
+    from sklearn.utils.validation import check_array
+
+    from rnnfast.data.sequences import check_sequences
+
+    seqs = check_sequences(X)
+    expected = check_array(X, ensure_2d=False, allow_nd=True, dtype=np.float32)
+    expected = expected[:, :, None] if expected.ndim == 2 else expected
+    np.testing.assert_array_equal(seqs.values, expected)
+    assert seqs.values.dtype == np.float32 and seqs.values.flags.c_contiguous
+    assert seqs.form == ("2d" if X.ndim == 2 else "3d")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_float32_array_with_nan_or_inf_gets_scikit_learns_error(bad):
+    from rnnfast.data.sequences import check_sequences
+
+    X = np.zeros((2, 4, 3), np.float32)
+    X[1, 2, 0] = bad
+    with pytest.raises(ValueError, match=r"Input X contains (NaN|infinity)"):
+        check_sequences(X)
