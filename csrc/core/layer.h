@@ -207,24 +207,16 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
 
   InterruptPoll interrupt;
   if (choose_step_split(B, H) == StepSplit::kRows) {
-    // h @ W_hh^T: by the packed slices when given (their columns together are all of W_hh's
-    // rows), unless a thread's rows are many enough for BLAS, as RecurrentProduct decides.
-    const int rows_per_call = int(max_block_size(B, batch_grain(GH, H)));
-    const bool use_packed = packed && rows_per_call <= RecurrentProduct<T>::kMaxPackedRows;
-    std::optional<RecurrentProduct<T>> times_w_hh_t;
-    if (!use_packed) times_w_hh_t.emplace(w.w_hh, GH, H, /*w_is_nk=*/true, rows_per_call);
+    const RecurrentProduct<T> times_w_hh_t(w.w_hh, GH, H, /*w_is_nk=*/true,  // h @ W_hh^T
+                                           int(max_block_size(B, batch_grain(GH, H))),
+                                           packed ? &packed->w_hh : nullptr);
     parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
       const BatchSlice slice{int(b0), int(b1)};
       for (int s = 0; s < d.T; ++s) {
         if (interrupt.should_stop(s)) break;
-        const T* h_in = h_slots + slot(s) * slot_size + size_t(slice.b0) * H;
-        T* rec_out = rec.data() + size_t(slice.b0) * GH;
-        if (use_packed) {
-          for (const PackedWeights<T>& w_hh_slice : packed->w_hh)
-            w_hh_slice.multiply(slice.rows(), h_in, H, rec_out, GH, /*accumulate=*/false);
-        } else {
-          times_w_hh_t->multiply(slice.rows(), h_in, H, rec_out, GH, /*accumulate=*/false);
-        }
+        const T* h_prev = h_slots + slot(s) * slot_size;
+        times_w_hh_t.multiply(slice.rows(), h_prev + size_t(slice.b0) * H, H,
+                              rec.data() + size_t(slice.b0) * GH, GH, /*accumulate=*/false);
         cell_step(s, slice.b0, slice.b1, 0, H);
       }
     });

@@ -274,13 +274,26 @@ class RecurrentProduct {
   static constexpr int kMaxPackedRows = 256;
 
   // W: [N, K] (w_is_nk) or [K, N]; rows_per_call: the most rows one multiply() will get.
-  RecurrentProduct(const T* W, int N, int K, bool w_is_nk, int rows_per_call)
+  // prepacked: W packed beforehand as matrices whose columns together are all of C's (a
+  // frozen layer's slices), used instead of packing here; null: pack here when needed.
+  RecurrentProduct(const T* W, int N, int K, bool w_is_nk, int rows_per_call,
+                   const std::vector<PackedWeights<T>>* prepacked = nullptr)
       : W_(W), N_(N), K_(K), w_is_nk_(w_is_nk) {
-    if (rows_per_call <= kMaxPackedRows) packed_.emplace(pack_in_parallel(W, N, K, w_is_nk));
+    if (rows_per_call > kMaxPackedRows) return;
+    if (prepacked) {
+      prepacked_ = prepacked;
+    } else {
+      packed_.emplace(pack_in_parallel(W, N, K, w_is_nk));
+    }
   }
 
   void multiply(int rows, const T* A, int lda, T* C, int ldc, bool accumulate) const {
     if (packed_) return packed_->multiply(rows, A, lda, C, ldc, accumulate);
+    if (prepacked_) {
+      for (const PackedWeights<T>& part : *prepacked_)
+        part.multiply(rows, A, lda, C, ldc, accumulate);
+      return;
+    }
     blas::gemm<T>(false, w_is_nk_, rows, N_, K_, T(1), A, lda, W_, w_is_nk_ ? K_ : N_,
                   accumulate ? T(1) : T(0), C, ldc);
   }
@@ -289,7 +302,8 @@ class RecurrentProduct {
   const T* W_;
   int N_, K_;
   bool w_is_nk_;
-  std::optional<PackedWeights<T>> packed_;  // W packed, when the packed kernel is used
+  std::optional<PackedWeights<T>> packed_;  // W packed here, when the packed kernel is used
+  const std::vector<PackedWeights<T>>* prepacked_ = nullptr;  // or W packed beforehand
 };
 
 }  // namespace rnnfast

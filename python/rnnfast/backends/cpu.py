@@ -25,7 +25,10 @@ def layer_forward(cell: str, *args, **kwargs):
 
 
 def pack_layer(w_ih, w_hh, gates: int):
-    """One layer's ``W_ih`` and ``W_hh`` packed once, for ``layer_forward(..., packed=)``."""
+    """One layer's weights packed once, for ``layer_forward(..., packed=)`` (inference).
+
+    ``w_ih``: ``(gates * H, I)``, ``w_hh``: ``(gates * H, H)``, C-contiguous, float32 or
+    float64 alike; the pack copies them (later changes do not reach it)."""
     return _core.pack_layer(w_ih, w_hh, gates)
 
 

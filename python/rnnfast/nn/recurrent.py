@@ -392,12 +392,11 @@ class RecurrentStack(StateDictMixin, SaveMixin):
             are rebuilt on loading); :func:`rnnfast.save` writes it as an ordinary module.
         """
         frozen = copy.copy(self)
-        frozen.params = {name: _read_only_copy(value) for name, value in self.params.items()}
         frozen.grads = None
         frozen._cache = None
         frozen._last_forward_was_inference = False
         frozen._dropout_rng = copy.deepcopy(self._dropout_rng)
-        frozen._packed = frozen._pack_layers()
+        frozen._own_packed_weights()
         return frozen
 
     @property
@@ -405,8 +404,10 @@ class RecurrentStack(StateDictMixin, SaveMixin):
         """Whether this module is a :meth:`freeze` copy (inference only, weights packed)."""
         return self._packed is not None
 
-    def _pack_layers(self) -> list:
-        return [
+    def _own_packed_weights(self) -> None:
+        """Replace the weights by read-only copies and pack them: what makes a module frozen."""
+        self.params = {name: _read_only_copy(value) for name, value in self.params.items()}
+        self._packed = [
             cpu.pack_layer(*self._layer_weights(layer, direction)[:2], gates=self._gates)
             for layer in range(self.num_layers)
             for direction in range(self.num_directions)
@@ -429,11 +430,9 @@ class RecurrentStack(StateDictMixin, SaveMixin):
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self._packed = None
         if state.get("_packed"):
-            self.params = {name: _read_only_copy(v) for name, v in self.params.items()}
-            self._packed = self._pack_layers()
-        else:
-            self._packed = None
+            self._own_packed_weights()
 
     def stream(self, batch_size: int = 1, hx=None):
         """Open a :class:`~rnnfast.nn.RecurrentStream`: inference one time step per call.
