@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     same = np.isclose(ours_loss, torch_loss, rtol=1e-5) and np.allclose(
         ours_grad, torch_grad, rtol=1e-4, atol=1e-6
     )
-    t_ours, t_torch = median_alternating(run_ours, run_torch, args.repeats)
+    t_ours, t_torch = median_alternating([run_ours, run_torch], args.repeats)
     count = transcendental_count(n, time_steps, labels, classes)
     print(
         f"CTC loss + gradient, n={n} T={time_steps} C={classes} labels={labels}, float32; "

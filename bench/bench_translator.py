@@ -107,7 +107,7 @@ def bench_shape(shape, rng, repeats: int, peak: float) -> bool:
     same = same and all(
         np.allclose(ours.grads[k], g.grad.numpy(), rtol=1e-3, atol=1e-5) for k, g in grads.items()
     )
-    t_ours, t_torch = median_alternating(run_ours, run_torch, repeats)
+    t_ours, t_torch = median_alternating([run_ours, run_torch], repeats)
     gflops = step_flops(b, ts, tt, vt, e, h) / t_ours / 1e9
     print(
         f"{b:>3} {ts:>3} {tt:>3} {vt:>5} {e:>4} {h:>4} {1e3 * t_ours:>10.2f} "

@@ -50,6 +50,7 @@ from rnnfast.benchmark_small_batch import (
     print_small_batch,
     small_batch_verdict,
     threads_in_use,
+    turns_in_processes,
 )
 
 try:
@@ -242,15 +243,15 @@ def time_turn(peer: str, cfgs: list[Config], repeats: int) -> dict:
 
 def time_grid(cells: list[str], max_hidden, repeats: int) -> dict:
     """``{"label|mode": {peer: seconds or None}}`` over GRID_ROUNDS turns of each peer."""
-    turns = {peer: [] for peer in GRID_PEERS}
-    for _ in range(GRID_ROUNDS):
-        for peer in GRID_PEERS:
-            command = [sys.executable, "-m", "rnnfast.benchmark", "--time-turn", peer]
-            command += ["--turn-repeats", str(repeats), "--cells", *cells]
-            if max_hidden is not None:
-                command += ["--max-hidden", str(max_hidden)]
-            done = subprocess.run(command, capture_output=True, text=True, check=True)
-            turns[peer].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    hidden = [] if max_hidden is None else ["--max-hidden", str(max_hidden)]
+    turns = turns_in_processes(
+        lambda peer: [
+            *(sys.executable, "-m", "rnnfast.benchmark", "--time-turn", peer),
+            *("--turn-repeats", str(repeats), "--cells", *cells, *hidden),
+        ],
+        GRID_PEERS,
+        GRID_ROUNDS,
+    )
     keys = {key for turn in turns["rnnfast"] for key in turn}
     return {
         key: {

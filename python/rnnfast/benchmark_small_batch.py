@@ -173,21 +173,30 @@ def time_peer(peer: str, cells, repeats: int, threads: int) -> dict:
     return result
 
 
-def _time_in_process(peer: str, cells, repeats: int, threads: int) -> dict:
-    command = [sys.executable, "-m", "rnnfast.benchmark_small_batch", peer, str(repeats)]
-    command += [str(threads), *cells]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def turns_in_processes(command_of, peers, rounds: int) -> dict[str, list]:
+    """``{peer: [result of each turn]}``: each peer's turn runs ``command_of(peer)`` in a
+    process of its own, the peers taking turns ``rounds`` times; a turn prints its result as
+    JSON on its last line."""
+    turns = {peer: [] for peer in peers}
+    for _ in range(rounds):
+        for peer in peers:
+            done = subprocess.run(command_of(peer), capture_output=True, text=True, check=True)
+            turns[peer].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return turns
 
 
 def bench_small_batch(cells, repeats: int, threads: int) -> list[SmallBatchRow]:
     """Every cell x hidden size x batch of the grid, each peer timed in its own processes
     (``ROUNDS`` turns each; a row's time is the median over turns of each turn's median),
     after checking in this process that the three compute the same outputs."""
-    turns = {peer: [] for peer in PEERS}
-    for _ in range(ROUNDS):
-        for peer in PEERS:
-            turns[peer].append(_time_in_process(peer, cells, repeats, threads))
+    turns = turns_in_processes(
+        lambda peer: [
+            *(sys.executable, "-m", "rnnfast.benchmark_small_batch", peer),
+            *(str(repeats), str(threads), *cells),
+        ],
+        PEERS,
+        ROUNDS,
+    )
     rows = []
     for cell, B, H in _grid(cells):
         key = f"{cell} {B} {H}"
@@ -271,6 +280,6 @@ def threads_in_use() -> int:
     return int(rnnfast.config_info()["threads"])
 
 
-if __name__ == "__main__":  # one peer's turn (see _time_in_process): peer repeats threads cells
+if __name__ == "__main__":  # one peer's turn (see bench_small_batch): peer repeats threads cells
     peer_name, n_repeats, n_threads, *cell_names = sys.argv[1:]
     print(json.dumps(time_peer(peer_name, cell_names, int(n_repeats), int(n_threads))))

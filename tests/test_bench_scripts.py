@@ -1,0 +1,30 @@
+"""The side benchmarks in ``bench/`` run to the end (their timings are never asserted here).
+
+They call the timing helpers of :mod:`rnnfast.benchmark`; when those changed signature, both
+scripts died with a TypeError and no test noticed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BENCH.is_dir(), reason="needs the source tree (bench/)")
+@pytest.mark.parametrize("script", ["bench_ctc.py", "bench_translator.py"])
+def test_a_side_benchmark_runs_to_the_end(script):
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    # the "same" column: rnnfast and torch computed the same results on every row
+    assert "True" in done.stdout and "False" not in done.stdout
