@@ -127,7 +127,8 @@ py::tuple backward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh
                    const Array<T>& h_slots, const std::optional<Array<T>>& c_slots,
                    const Array<T>& dy, int dy_col, bool dy_batch_first,
                    const std::optional<Array<T>>& dh_n,
-                   const std::optional<Array<T>>& dc_n, Array<T>& dx, Array<T>& dw_ih,
+                   const std::optional<Array<T>>& dc_n, Array<T>& dx, bool dx_accumulate,
+                   Array<T>& dw_ih,
                    Array<T>& dw_hh, Array<T>& db_ih, Array<T>& db_hh) {
   const Geometry g = geometry<Cell, T>(x, w_hh);
   const LayerDims& d = g.dims;
@@ -162,7 +163,7 @@ py::tuple backward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh
   {
     py::gil_scoped_release release;  // pure C++ on buffers we hold references to
     layer_backward<Cell, T>(d, len, reverse, w, x.data(), cache, dy_rows, dh_n_ptr, dc_n_ptr,
-                            dx.mutable_data(), grads, dh0.mutable_data(),
+                            dx.mutable_data(), dx_accumulate, grads, dh0.mutable_data(),
                             dc0 ? dc0->mutable_data() : nullptr);
   }
   return py::make_tuple(dh0, dc0 ? py::object(*dc0) : py::none());
@@ -186,10 +187,12 @@ void register_cell_dtype(py::module_& m, const std::string& name) {
         py::arg("c_slots").noconvert(), py::arg("dy").noconvert(), py::arg("dy_col"),
         py::arg("dy_batch_first") = false,
         py::arg("dh_n").noconvert(), py::arg("dc_n").noconvert(), py::arg("dx").noconvert(),
-        py::arg("dw_ih").noconvert(), py::arg("dw_hh").noconvert(),
+        py::arg("dx_accumulate") = true, py::arg("dw_ih").noconvert(), py::arg("dw_hh").noconvert(),
         py::arg("db_ih").noconvert(), py::arg("db_hh").noconvert(),
-        "BPTT of one layer and direction; accumulates into dx and the weight gradients and "
-        "consumes the cache (its gates are overwritten with gradients). Returns (dh0, dc0).");
+        "BPTT of one layer and direction; accumulates into dx (or overwrites it when not "
+        "dx_accumulate: then dx may be a view of h_slots' memory, read for the last time "
+        "before dx is written) and into the weight gradients, and consumes the cache (its "
+        "gates are overwritten with gradients). Returns (dh0, dc0).");
 }
 
 // W_ih and W_hh of one layer and direction packed once (PackedLayer), for inference calls.

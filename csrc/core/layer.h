@@ -283,14 +283,17 @@ std::vector<InputGradSpan> input_grad_spans(int H) {
 
 // BPTT through one layer and direction, given the cache of a training layer_forward.
 // dy: in, H columns of each row used (gradient w.r.t. y). dh_n, dc_n: [B, H] in, may be null.
-// dx: [T, B, I] accumulated (+=). grads: accumulated (+=). dh0, dc0: [B, H] out.
+// dx: [T, B, I], accumulated (+=), or overwritten when !dx_accumulate. grads: accumulated (+=).
+// dh0, dc0: [B, H] out.
 // Consumes the cache: each gates row is overwritten with its pre-activation gradients, so the
-// only buffers BPTT needs besides the cache are a few [B, H] states.
+// only buffers BPTT needs besides the cache are a few [B, H] states. The hidden-state slots are
+// last read before dx is first written, so an overwritten dx may take their memory (the caller
+// then needs no [T, B, I] buffer at backward's peak).
 template <class Cell, typename T>
 void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const LayerWeights<T>& w,
                     const T* x, const LayerCache<T>& cache, SequenceRows<const T> dy,
-                    const T* dh_n, const T* dc_n, T* dx, const LayerGrads<T>& grads, T* dh0,
-                    T* dc0) {
+                    const T* dh_n, const T* dc_n, T* dx, bool dx_accumulate,
+                    const LayerGrads<T>& grads, T* dh0, T* dc0) {
   const int B = d.B, H = d.H;
   const int GH = Cell::kGates * H, CW = Cell::kCacheWidth * H;
   const size_t slot_size = size_t(B) * H;
@@ -385,18 +388,31 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
   interrupt.throw_if_stopped();
   if constexpr (kCell) std::memcpy(dc0, dc.data(), sizeof(T) * slot_size);
 
-  // The state before step t, for every t, is one contiguous block of slots.
+  // The state before step t, for every t, is one contiguous block of slots. This is the last
+  // read of the slots: dx may be written over them from here on.
   const T* h_before = cache.h + (reverse ? slot_size : 0);
   blas::parallel_gemm<T>(true, false, GH, H, int(TB), T(1), grad_rows, CW, h_before, H, T(1),
                          grads.w_hh, H);
-  add_column_sums(grad_rows, TB, GH, CW, grads.b_hh);
+  // db_hh is the column sums of the gate gradients; db_ih shares them wherever its gradient
+  // columns are the same (all but a split gradient's last block): one pass over the
+  // memory-bound [T, B, G*H] gradients instead of two.
+  std::vector<T> gate_sums(GH, T(0));
+  add_column_sums(grad_rows, TB, GH, CW, gate_sums.data());
+  for (int j = 0; j < GH; ++j) grads.b_hh[j] += gate_sums[j];
+  T dx_beta = dx_accumulate ? T(1) : T(0);
   for (const InputGradSpan& span : input_grad_spans<Cell>(H)) {
     const T* dg = grad_rows + span.column;
     blas::parallel_gemm<T>(true, false, span.width, d.I, int(TB), T(1), dg, CW, x, d.I, T(1),
                            grads.w_ih + size_t(span.gate_row) * d.I, d.I);
     blas::parallel_gemm<T>(false, false, int(TB), d.I, span.width, T(1), dg, CW,
-                           w.w_ih + size_t(span.gate_row) * d.I, d.I, T(1), dx, d.I);
-    add_column_sums(dg, TB, span.width, CW, grads.b_ih + span.gate_row);
+                           w.w_ih + size_t(span.gate_row) * d.I, d.I, dx_beta, dx, d.I);
+    dx_beta = T(1);  // a split gradient's second span adds to the first
+    T* db = grads.b_ih + span.gate_row;
+    if (span.column + span.width <= GH) {
+      for (int j = 0; j < span.width; ++j) db[j] += gate_sums[span.column + j];
+    } else {
+      add_column_sums(dg, TB, span.width, CW, db);
+    }
   }
 }
 

@@ -510,15 +510,19 @@ class RecurrentStack(StateDictMixin, SaveMixin):
             mask = cache.inputs.dropout_masks[layer]
             dy = dx if mask is None else dx * mask
         self.grads = grads
-        grad_input = np.ascontiguousarray(dy.transpose(1, 0, 2))
+        # Always a copy: dy may be a view of a freed layer's state slots (see _layer_backward).
+        grad_input = np.array(dy.transpose(1, 0, 2), order="C")
         return grad_input, self._pack_state(dh0, dc0)
 
     def _layer_backward(
         self, layer, layer_input, direction_caches, lengths, dy, dh_n, dc_n, grads, dh0, dc0
     ) -> np.ndarray:
         """BPTT of one layer, both directions; fills ``grads``, ``dh0``, ``dc0``, returns dx."""
-        dx = np.zeros_like(layer_input)
+        dx = None
         for direction, (gates, h_slots, c_slots) in enumerate(direction_caches):
+            first = dx is None
+            if first:
+                dx = _room_for_dx(h_slots, layer_input.shape)
             s = layer * self.num_directions + direction
             sfx = _suffix(layer, direction)
             dh_first, dc_first = cpu.layer_backward(
@@ -536,6 +540,7 @@ class RecurrentStack(StateDictMixin, SaveMixin):
                 dh_n=None if dh_n is None else dh_n[s],
                 dc_n=None if dc_n is None else dc_n[s],
                 dx=dx,
+                dx_accumulate=not first,
                 dw_ih=grads[f"weight_ih{sfx}"],
                 dw_hh=grads[f"weight_hh{sfx}"],
                 db_ih=grads[f"bias_ih{sfx}"],
@@ -715,6 +720,19 @@ class GRU(RecurrentStack):
 
 
 _KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _room_for_dx(h_slots: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Memory for a layer's ``dx`` ``[T, B, I]``: its first direction's state slots where they fit.
+
+    BPTT reads the slots for the last time before it writes ``dx`` (``csrc/core/layer.h``),
+    so taking their memory saves a ``[T, B, I]`` buffer at backward's peak. The first
+    direction overwrites ``dx`` and the second adds to it, so it needs no zeroing.
+    """
+    size = shape[0] * shape[1] * shape[2]
+    if size <= h_slots.size:
+        return h_slots.reshape(-1)[:size].reshape(shape)
+    return np.empty(shape, h_slots.dtype)
 
 
 def _read_only_copy(array: np.ndarray) -> np.ndarray:
