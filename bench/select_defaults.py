@@ -67,8 +67,16 @@ STAGES = [
             dict(max_epochs=200, early_stopping=True),
         ],
     ),
-    # each set's statistics (per feature), or each series by its own (z-normalisation)
-    ("standardize", [dict(standardize=True), dict(standardize="per_sequence")]),
+    # each set's statistics (per feature), or each series by its own (z-normalisation),
+    # with or without its levels in the set's units
+    (
+        "standardize",
+        [
+            dict(standardize=True),
+            dict(standardize="per_sequence"),
+            dict(standardize="per_sequence_level"),
+        ],
+    ),
 ]
 
 

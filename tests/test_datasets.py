@@ -116,7 +116,7 @@ def test_gunpoint_floor():
     assert classification.run("gunpoint", seed=0)["accuracy"] > 0.9  # chance 0.51
 
 
-# The bar for RNNClassifier() with defaults only: seeds 0-2 scored 97.8-98.9% on
+# The bar for RNNClassifier() with defaults only: seeds 0-2 scored 97.0-99.2% on
 # JapaneseVowels and 100% on BasicMotions (bench/ucr_results.py); seed 0 here.
 @pytest.mark.slow
 @pytest.mark.parametrize(

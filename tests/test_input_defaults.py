@@ -8,7 +8,13 @@ import pytest
 
 import rnnfast
 from rnnfast import RNNClassifier, RNNRegressor, SequenceTagger
-from rnnfast.data.sequences import Sequences, stack_frames, standardize_per_sequence
+from rnnfast.data.sequences import (
+    LEVEL_SCALE_FLOOR,
+    Sequences,
+    stack_frames,
+    standardize_per_sequence,
+    standardize_with_level,
+)
 from rnnfast.estimators._params import AUTO_FRAME_STEPS
 
 RNG = np.random.default_rng(0)
@@ -62,6 +68,47 @@ def test_per_sequence_standardization_over_each_sequences_valid_steps():
     assert not got.values[3, :, 1].any() and not got.values[2].any()
 
 
+def test_level_channels_give_back_what_z_normalisation_removed():
+    lengths = np.array([5, 30, 1, 12])
+    padded = RNG.standard_normal((4, 30, 2)) * 3 + 7
+    padded[3, :, 1] = 0.1  # constant: its deviation reads as the floor
+    seqs = Sequences(padded.astype(np.float32), lengths, "list")
+    mean, scale = np.array([7.0, -1.0]), np.array([3.0, 0.5])
+    got = standardize_with_level(seqs, mean, scale)
+    assert got.values.shape == (4, 30, 6) and got.values.dtype == np.float32
+    np.testing.assert_array_equal(got.values[:, :, :2], standardize_per_sequence(seqs).values)
+    for i, n in enumerate(lengths):
+        steps = padded[i, :n].astype(np.float32).astype(np.float64)
+        level_mean = (steps.mean(axis=0) - mean) / scale
+        level_scale = np.log(np.maximum(steps.std(axis=0) / scale, LEVEL_SCALE_FLOOR))
+        expected = np.broadcast_to(np.concatenate([level_mean, level_scale]), (n, 4))
+        np.testing.assert_allclose(got.values[i, :n, 2:], expected, rtol=1e-6, atol=1e-6)
+        assert not got.values[i, n:].any()
+    assert got.values[3, 0, 5] == np.float32(np.log(LEVEL_SCALE_FLOOR))
+    # the series can be rebuilt from the channels: nothing of it is lost
+    i, n = 1, lengths[1]
+    rebuilt = (
+        got.values[i, :n, :2].astype(np.float64) * np.exp(got.values[i, 0, 4:]) * scale
+        + got.values[i, 0, 2:4] * scale
+        + mean
+    )
+    np.testing.assert_allclose(rebuilt, padded[i, :n], rtol=1e-5)
+
+
+def test_level_channels_let_a_classifier_read_levels_that_per_sequence_hides():
+    # Two classes of the same shape at different levels: z-normalised they are one class.
+    shape = np.sin(np.linspace(0, 6, 30))[None, :, None]
+    noise = RNG.standard_normal((40, 30, 1)) * 0.05
+    y = np.arange(40) % 2
+    series = (shape + noise) * np.where(y == 1, 5.0, 1.0)[:, None, None] + 2.0
+    params = dict(max_epochs=30, hidden_size=8, random_state=0)
+    hidden = RNNClassifier(standardize="per_sequence", **params).fit(series, y)
+    level = RNNClassifier(standardize="per_sequence_level", **params).fit(series, y)
+    assert level.network_.input_size == 3
+    assert level.score(series, y) == 1.0
+    assert hidden.score(series, y) < 0.75
+
+
 @pytest.mark.parametrize("Estimator", [RNNClassifier, RNNRegressor, SequenceTagger])
 def test_per_sequence_standardization_makes_predictions_blind_to_each_series_units(Estimator):
     ragged = [X[i, : 10 + i % 20] for i in range(len(X))]
@@ -96,7 +143,8 @@ def test_auto_frame_stride_from_the_longest_training_sequence(longest, expected)
     series = [RNG.standard_normal(longest), RNG.standard_normal(7)]
     clf = RNNClassifier(max_epochs=1, hidden_size=4).fit(series, [0, 1])
     assert clf.frame_stride_ == expected
-    assert clf.network_.input_size == expected  # univariate: one input per stacked step
+    # univariate, by default with its two level channels: three inputs per stacked step
+    assert clf.network_.input_size == 3 * expected
 
 
 def test_frame_stride_equals_stacking_the_frames_by_hand():
@@ -128,8 +176,12 @@ def test_token_input_never_stacks():
         (dict(frame_stride=0), ValueError, "frame_stride must be in"),
         (dict(frame_stride="long"), ValueError, "frame_stride must be 'auto' or an int"),
         (dict(frame_stride=2.5), TypeError, "frame_stride must be an integer"),
-        (dict(standardize="per_feature"), ValueError, "standardize must be True, False or"),
-        (dict(standardize=1.5), TypeError, "standardize must be True, False or 'per_sequence'"),
+        (dict(standardize="per_feature"), ValueError, "standardize must be True, False, "),
+        (
+            dict(standardize=1.5),
+            TypeError,
+            "standardize must be True, False, 'per_sequence' or 'per_sequence_level'",
+        ),
     ],
 )
 def test_bad_parameters(params, error, match):
@@ -146,11 +198,12 @@ def test_saved_model_keeps_frames_and_statistics(tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(long), clf.predict_proba(long))
 
 
-def test_saved_model_keeps_per_sequence_standardization(tmp_path):
-    clf = RNNClassifier(standardize="per_sequence", **FAST).fit(X * 5 + 3, Y_CLASS)
+@pytest.mark.parametrize("mode", ["per_sequence", "per_sequence_level"])
+def test_saved_model_keeps_per_sequence_standardization(tmp_path, mode):
+    clf = RNNClassifier(standardize=mode, **FAST).fit(X * 5 + 3, Y_CLASS)
     rnnfast.save(clf, tmp_path / "m.rnnf")
     loaded = rnnfast.load(tmp_path / "m.rnnf")
-    assert loaded.standardize == "per_sequence"
+    assert loaded.standardize == mode
     np.testing.assert_array_equal(loaded.predict_proba(X * 2), clf.predict_proba(X * 2))
 
 
@@ -163,6 +216,8 @@ def test_a_refit_fits_the_input_transform_afresh():
     assert clf.network_.input_size == 1
     clf.set_params(standardize="per_sequence").fit(long, [0, 1] * 3)
     assert not hasattr(clf, "_x_mean")
+    clf.set_params(standardize="per_sequence_level").fit(long, [0, 1] * 3)
+    assert hasattr(clf, "_x_mean") and clf.network_.input_size == 3
 
 
 def test_docs_show_each_class_its_own_defaults():

@@ -107,12 +107,13 @@ def test_classifier_frames_and_standardisation_inside_the_graph():
     assert clf.frame_stride_ == 3 and clf._x_scale.max() > 3
 
 
-def test_classifier_per_sequence_standardisation_inside_the_graph():
+@pytest.mark.parametrize("mode", ["per_sequence", "per_sequence_level"])
+def test_classifier_per_sequence_standardisation_inside_the_graph(mode):
     units = [x * (i + 1) + i for i, x in enumerate(RAGGED)]  # every series its own unit
     padded = np.zeros_like(PADDED)
     for i, x in enumerate(units):
         padded[i, : len(x)] = x
-    clf = rnnfast.RNNClassifier(standardize="per_sequence", frame_stride=2, **FAST)
+    clf = rnnfast.RNNClassifier(standardize=mode, frame_stride=2, **FAST)
     clf.fit(units, LENGTHS40 > 3)
     got = run_onnx(clf, padded, LENGTHS40)
     close(got["probabilities"], clf.predict_proba(units))

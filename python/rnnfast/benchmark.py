@@ -43,10 +43,12 @@ import numpy as np
 import rnnfast
 from rnnfast import nn
 from rnnfast.benchmark_small_batch import (
+    bench_estimator_serving,
     bench_small_batch,
     median_alternating,
     median_seconds,
     onnxruntime_runner,
+    print_estimator_serving,
     print_small_batch,
     small_batch_verdict,
     threads_in_use,
@@ -489,6 +491,9 @@ def main(argv: list[str] | None = None) -> int:
         small = bench_small_batch(args.cells, repeats, threads_in_use())
         all_agree &= all(r.agree for r in small)
         print_small_batch(small)
+        serving = bench_estimator_serving(repeats=50 if args.quick else 200)
+        all_agree &= all(r["agree"] for r in serving)
+        print_estimator_serving(serving)
 
     batch, inputs, hidden = STREAM_SHAPE
     print(f"\nstreaming: one step of one sequence (batch {batch}, input {inputs}, hidden {hidden})")

@@ -11,6 +11,7 @@ far faster than one that must come from memory, so the floor follows the machine
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import statistics
@@ -274,6 +275,48 @@ def small_batch_verdict(rows: list[SmallBatchRow]) -> str:
     if not misses:
         return f"{name}: MET on all {len(rows)} rows"
     return f"{name}: MISSED on {len(misses)} of {len(rows)}: " + "; ".join(misses)
+
+
+# An estimator serving one request: a default RNNClassifier (bidirectional GRU, max pooling)
+# fitted briefly on random series of this shape, predicting one sequence.
+SERVING_SHAPE = (50, 8)  # steps, features
+SERVING_HIDDEN = (64, 128)
+
+
+def bench_estimator_serving(repeats: int) -> list[dict]:
+    """Per hidden size: median seconds of ``predict`` of one sequence by a fitted
+    ``RNNClassifier`` and by its ``freeze()`` copy (alternating, in this process: both are
+    rnnfast), and whether the two predict the same probabilities."""
+    steps, features = SERVING_SHAPE
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((64, steps, features)).astype(np.float32)
+    y = np.arange(64) % 3
+    rows = []
+    for hidden in SERVING_HIDDEN:
+        est = rnnfast.RNNClassifier(hidden_size=hidden, max_epochs=1, random_state=0).fit(X, y)
+        frozen = est.freeze()
+        one = X[:1]
+        plain_s, frozen_s = median_alternating(
+            [functools.partial(model.predict_proba, one) for model in (est, frozen)], repeats
+        )
+        agree = bool(np.array_equal(est.predict_proba(X), frozen.predict_proba(X)))
+        rows.append(dict(hidden=hidden, plain=plain_s, frozen=frozen_s, agree=agree))
+    return rows
+
+
+def print_estimator_serving(rows: list[dict]) -> None:
+    steps, features = SERVING_SHAPE
+    print(
+        f"\nestimator serving: predict_proba of one sequence ({steps} steps, {features} "
+        "features) by a fitted RNNClassifier (bidirectional GRU) and by its freeze() copy"
+    )
+    for r in rows:
+        print(
+            f"  hidden {r['hidden']:>4}: RNNClassifier {1e6 * r['plain']:8.1f} us   frozen "
+            f"{1e6 * r['frozen']:8.1f} us   ratio {r['frozen'] / r['plain']:5.2f}   same: "
+            f"{'yes' if r['agree'] else 'NO'}",
+            flush=True,
+        )
 
 
 def threads_in_use() -> int:

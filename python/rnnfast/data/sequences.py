@@ -320,14 +320,64 @@ def standardize_per_sequence(seqs: Sequences) -> Sequences:
     Sequences
         Same shape, dtype and lengths.
     """
+    scaled, _, _, _ = _z_normalised(seqs)
+    return Sequences(scaled.astype(seqs.values.dtype), seqs.lengths, seqs.form)
+
+
+# A sequence's deviation is read as at least this share of the training set's scale in the
+# level channels (a constant feature would otherwise give log(0)).
+LEVEL_SCALE_FLOOR = 1e-3
+
+
+def standardize_with_level(seqs: Sequences, mean: np.ndarray, scale: np.ndarray) -> Sequences:
+    """Each sequence z-normalised (:func:`standardize_per_sequence`), followed by what that
+    removed: per feature, the sequence's own mean and standard deviation in the training set's
+    units, so nothing of the input is lost.
+
+    Z-normalisation makes a classifier blind to offsets and units that differ between
+    sequences of one class (series recorded at different gains, appliances of different
+    power), but also to the level and amplitude that may tell classes apart; the two level
+    channels give those back on a common scale. For series that are z-normalised already
+    they are constants, and the network reads the series as they are.
+
+    Parameters
+    ----------
+    seqs : Sequences
+        ``values`` of shape ``(n, max_time, n_features)``.
+    mean, scale : ndarray of shape (n_features,)
+        The training steps' mean and standard deviation per feature (scale > 0).
+
+    Returns
+    -------
+    Sequences
+        ``values`` of shape ``(n, max_time, 3 * n_features)``, same dtype and lengths: the
+        z-normalised features, then ``(sequence mean - mean) / scale``, then
+        ``log(max(sequence std / scale, LEVEL_SCALE_FLOOR))``, each level repeated over the
+        sequence's valid steps; 0 past each length.
+    """
+    scaled, valid, seq_mean, seq_std = _z_normalised(seqs)
+    mean = np.asarray(mean, np.float64)
+    scale = np.asarray(scale, np.float64)
+    level = np.concatenate(
+        [(seq_mean - mean) / scale, np.log(np.maximum(seq_std / scale, LEVEL_SCALE_FLOOR))],
+        axis=2,
+    )
+    levels = np.where(valid, level, 0.0)  # (n, max_time, 2 * n_features) by broadcasting
+    values = np.concatenate([scaled, levels], axis=2)
+    return Sequences(values.astype(seqs.values.dtype), seqs.lengths, seqs.form)
+
+
+def _z_normalised(seqs: Sequences):
+    """``(scaled, valid, mean, std)``: the z-normalised values (float64, 0 past each length),
+    the ``(n, max_time, 1)`` mask of valid steps and each sequence's ``(n, 1, n_features)``
+    mean and standard deviation over them."""
     values = seqs.values.astype(np.float64)
     valid = (np.arange(values.shape[1])[None, :] < seqs.lengths[:, None])[:, :, None]
     counts = np.maximum(seqs.lengths, 1).astype(np.float64)[:, None, None]
     mean = np.where(valid, values, 0.0).sum(axis=1, keepdims=True) / counts
     centred = np.where(valid, values - mean, 0.0)
     std = np.sqrt((centred * centred).sum(axis=1, keepdims=True) / counts)
-    scaled = centred / np.where(std > 0, std, 1.0)
-    return Sequences(scaled.astype(seqs.values.dtype), seqs.lengths, seqs.form)
+    return centred / np.where(std > 0, std, 1.0), valid, mean, std
 
 
 def check_token_sequences(X, *, name: str = "X", estimator: object = None) -> Sequences:

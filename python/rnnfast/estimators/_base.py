@@ -4,6 +4,7 @@ loss, the validation score, and how outputs become predictions."""
 
 from __future__ import annotations
 
+import copy
 from typing import ClassVar
 
 import numpy as np
@@ -21,6 +22,7 @@ from rnnfast.data.sequences import (
     check_token_sequences,
     stack_frames,
     standardize_per_sequence,
+    standardize_with_level,
 )
 from rnnfast.data.text import OOV_ID
 from rnnfast.estimators._params import check_shared_params, resolve_frame_stride
@@ -101,15 +103,21 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
 
     def _standardization(self, fresh: bool = False) -> str | None:
         """How numeric inputs are standardised: ``"per_feature"`` (statistics fitted on the
-        training steps), ``"per_sequence"`` (each sequence by its own) or None, from the
-        ``standardize`` parameter or the task's fixed choice; never token ids (``fresh``: as
-        for a new network)."""
+        training steps), ``"per_sequence"`` (each sequence by its own),
+        ``"per_sequence_level"`` (that and its levels in the training steps' units) or None,
+        from the ``standardize`` parameter or the task's fixed choice; never token ids
+        (``fresh``: as for a new network)."""
         if self._reads_tokens(fresh):
             return None
         mode = getattr(self, "standardize", self._standardize_inputs)
         if isinstance(mode, str):
-            return mode  # "per_sequence", the one string check_shared_params lets through
+            return mode  # one of STANDARDIZE_MODES, which check_shared_params lets through
         return "per_feature" if mode else None
+
+    def _uses_training_statistics(self, fresh: bool = False) -> bool:
+        """Whether the input transform reads ``_x_mean``/``_x_scale`` fitted on the training
+        steps."""
+        return self._standardization(fresh) in ("per_feature", "per_sequence_level")
 
     def _frame_stride(self) -> int:
         """Input steps stacked into one network step (see
@@ -120,6 +128,8 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         mode = self._standardization()
         if mode == "per_sequence":
             return standardize_per_sequence(seqs)
+        if mode == "per_sequence_level":
+            return standardize_with_level(seqs, self._x_mean, self._x_scale)
         if mode is None:
             return seqs
         return Sequences((seqs.values - self._x_mean) / self._x_scale, seqs.lengths, seqs.form)
@@ -130,7 +140,7 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         tokens = self._reads_tokens(fresh=True)
         for name in ("_x_mean", "_x_scale", "frame_stride_"):
             vars(self).pop(name, None)
-        if self._standardization(fresh=True) == "per_feature":
+        if self._uses_training_statistics(fresh=True):
             self._fit_input_scale(seqs)
         if self._stacks_frames:
             self.frame_stride_ = resolve_frame_stride(self.frame_stride, seqs.lengths, tokens)
@@ -157,6 +167,12 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         first_call = not (incremental or self.warm_start or resuming) or not hasattr(
             self, "network_"
         )
+        if not first_call and "_training_" not in vars(self):
+            raise ValueError(
+                f"this {type(self).__name__} holds no training state to continue from (it is a "
+                "freeze() copy, or was saved from one): partial_fit and warm_start need the "
+                "estimator it was frozen from; fit() with warm_start=False trains anew"
+            )
         seqs = self._check_X(X, fitting=first_call)
         if first_call:
             self._fit_input_transform(seqs)
@@ -293,7 +309,8 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         """Features per step of the network's input (the embedding's size for tokens)."""
         if "n_embeddings_" in vars(self):
             return self.embedding_dim
-        return self.n_features_in_ * self._frame_stride()
+        channels = 3 if self._standardization() == "per_sequence_level" else 1
+        return self.n_features_in_ * channels * self._frame_stride()
 
     def _make_schedule(self, optimizer):
         params = dict(self.lr_schedule_params or {})
@@ -349,7 +366,9 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
             check_positive_int(vars(self).get("frame_stride_"), "frame_stride_")
         self._check_loaded_targets()
         self._check_loaded_network(self.network_)
-        training = vars(self).get("_training_")
+        if "_training_" not in vars(self):  # saved from a freeze() copy: it predicts only
+            return
+        training = vars(self)["_training_"]
         if not isinstance(training, TrainingState):
             raise TypeError("_training_ must be the fit's TrainingState")
         params = getattr(training.optimizer, "params", None)
@@ -371,7 +390,7 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
                 f"network_ maps {net.input_size} features to {net.output_size} outputs; this "
                 f"{type(self).__name__} needs {self._input_size()} to {self._output_size()}"
             )
-        if self._standardization() == "per_feature":
+        if self._uses_training_statistics():
             check_statistics(
                 vars(self).get("_x_mean"), vars(self).get("_x_scale"), self.n_features_in_, "_x"
             )
@@ -387,6 +406,46 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         """Check the task's fitted target attributes (``classes_`` etc.) of a loaded model."""
 
     # ------------------------------------------------------------------ inference
+    def freeze(self):
+        """An inference-only copy of this fitted estimator whose network is frozen.
+
+        Every ``predict`` packs the recurrent weights into the layout the kernels read,
+        because ``network_`` may have changed since the last call; a frozen copy holds a
+        snapshot of the network with its weights packed once
+        (:meth:`rnnfast.nn.SequenceNetwork.freeze`), like an onnxruntime session: what to
+        serve many small requests with.
+
+        Returns
+        -------
+        estimator
+            A copy of the same class whose ``predict``, ``predict_proba``, ``score`` and
+            the task's other inference methods return exactly what this estimator's would, bit
+            for bit. It holds no training state: ``partial_fit`` and a ``warm_start`` fit raise
+            ValueError (``fit`` with ``warm_start=False`` trains anew), and later training of
+            this estimator does not reach it: freeze again after training. It pickles, and
+            :func:`rnnfast.save` writes it as a model that predicts but does not continue
+            training.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        TypeError
+            For a network that is not a :class:`rnnfast.nn.SequenceNetwork`: the anomaly
+            detector's with ``method="reconstruction"`` (an autoencoder), the translator's
+            (an encoder-decoder).
+        """
+        check_is_fitted(self, "network_")
+        if not isinstance(self.network_, SequenceNetwork):
+            raise TypeError(
+                f"{type(self).__name__}.freeze() needs a SequenceNetwork, and its network_ is "
+                f"a {type(self.network_).__name__}"
+            )
+        frozen = copy.copy(self)
+        frozen.network_ = self.network_.freeze()
+        vars(frozen).pop("_training_", None)
+        return frozen
+
     def _forward_all(self, seqs: Sequences) -> np.ndarray:
         """Network outputs for every sequence, in input order (padded per step when per-step)."""
         check_is_fitted(self, "network_")
@@ -449,8 +508,12 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         if self._reads_tokens():
             return dict(vocabulary_size=self.n_embeddings_)
         mode = self._standardization()
-        fields = dict(frame_stride=self._frame_stride(), per_sequence=mode == "per_sequence")
-        if mode == "per_feature":
+        fields = dict(
+            frame_stride=self._frame_stride(),
+            per_sequence=mode in ("per_sequence", "per_sequence_level"),
+            sequence_level=mode == "per_sequence_level",
+        )
+        if self._uses_training_statistics():
             fields.update(input_mean=self._x_mean, input_scale=self._x_scale)
         return fields
 

@@ -147,16 +147,23 @@ pooling : {"last", "mean", "max", "attention"}, default %(pooling)s
 
 
 STANDARDIZE_DOC = """\
-standardize : bool or "per_sequence", default %(standardize)s
+standardize : bool, "per_sequence" or "per_sequence_level", default %(standardize)s
     How numeric inputs are scaled before the network reads them. True: per feature, to
     zero mean and unit variance over the valid steps of the training sequences
     (statistics from ``fit``, applied again by ``predict`` and kept in exported models).
     ``"per_sequence"``: each sequence per feature by its own mean and standard deviation
     over its valid steps (z-normalisation, as the UCR archive stores its series), which
     discards each series' level and unit: right when the shape tells the classes apart,
-    wrong when the level does. False: raw inputs. Recurrent cells saturate on large
+    wrong when the level does. ``"per_sequence_level"``: z-normalised as with
+    ``"per_sequence"``, plus two channels per feature that give back what that removed,
+    the sequence's mean and log standard deviation in the training set's units (see
+    :func:`rnnfast.data.sequences.standardize_with_level`): for series recorded at
+    different offsets or gains. False: raw inputs. Recurrent cells saturate on large
     inputs, so series in raw units (volts, counts, watts) train badly without scaling.
     Token input (``embedding_dim``) is never scaled."""
+
+# The string values of ``standardize`` (True and False are the others).
+STANDARDIZE_MODES = ("per_sequence", "per_sequence_level")
 
 # Longest series, in network steps, that "auto" frame stacking lets through unstacked;
 # chosen by cross-validation on the training splits of the UCR/UEA panel
@@ -311,13 +318,12 @@ def check_shared_params(est) -> None:
                     "on_epoch_end and on_fit_end methods (subclass rnnfast.callbacks.Callback)"
                 )
     standardize = getattr(est, "standardize", True)
+    expected = "True, False, " + " or ".join(repr(mode) for mode in STANDARDIZE_MODES)
     if isinstance(standardize, str):
-        if standardize != "per_sequence":
-            raise ValueError(
-                f"standardize must be True, False or 'per_sequence', got {standardize!r}"
-            )
+        if standardize not in STANDARDIZE_MODES:
+            raise ValueError(f"standardize must be {expected}, got {standardize!r}")
     elif not isinstance(standardize, (bool, np.bool_)):
-        raise TypeError(f"standardize must be True, False or 'per_sequence', got {standardize!r}")
+        raise TypeError(f"standardize must be {expected}, got {standardize!r}")
     if est._stacks_frames and est.frame_stride != "auto":
         if isinstance(est.frame_stride, str):
             raise ValueError(

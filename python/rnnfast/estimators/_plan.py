@@ -4,7 +4,7 @@ An estimator that can be exported returns an :class:`InferencePlan` from
 ``_inference_plan()``; the exporters rebuild exactly these steps in another runtime:
 
     x -> (x - input_mean) / input_scale -> stack frame_stride steps -> network -> softmax
-      (or each sequence z-normalised)                                   (probabilities)
+      (or each sequence z-normalised, with or without its levels)       (probabilities)
                                          -> * output_scale + output_mean  (values)
 """
 
@@ -23,11 +23,19 @@ class InferencePlan:
     ----------
     network : rnnfast.nn.SequenceNetwork
     input_mean, input_scale : ndarray of shape (n_features,) or None
-        Input standardisation, when the estimator learns on standardised inputs.
+        Input standardisation, when the estimator learns on standardised inputs; with
+        ``sequence_level``, the units of the level channels instead.
     per_sequence : bool
         Each sequence standardised per feature by its own mean and standard deviation over
         its valid steps, computed in float64, a deviation of 0 read as 1 (see
-        :func:`rnnfast.data.sequences.standardize_per_sequence`); never with ``input_mean``.
+        :func:`rnnfast.data.sequences.standardize_per_sequence`); with ``input_mean`` only
+        when ``sequence_level``.
+    sequence_level : bool
+        With ``per_sequence``: the z-normalised features are followed by each sequence's
+        ``(mean - input_mean) / input_scale`` and ``log(max(std / input_scale, 1e-3))`` per
+        feature, repeated over its valid steps and 0 past its length (see
+        :func:`rnnfast.data.sequences.standardize_with_level`): the network reads
+        ``3 * n_features`` channels per input step.
     kind : {"probabilities", "values"}
         Softmax over the network outputs (classifiers, taggers), or an affine map of them.
     output_mean, output_scale : ndarray of shape (n_outputs,) or None
@@ -51,6 +59,7 @@ class InferencePlan:
     input_mean: np.ndarray | None = None
     input_scale: np.ndarray | None = None
     per_sequence: bool = False
+    sequence_level: bool = False
     output_mean: np.ndarray | None = None
     output_scale: np.ndarray | None = None
     classes: np.ndarray | None = None
@@ -61,6 +70,12 @@ class InferencePlan:
     @property
     def n_features(self) -> int:
         """Features per input step, before frames are stacked."""
+        channels = 3 if self.sequence_level else 1
+        return self.network.input_size // (self.frame_stride * channels)
+
+    @property
+    def step_features(self) -> int:
+        """Features per input step after standardisation, before frames are stacked."""
         return self.network.input_size // self.frame_stride
 
     @property

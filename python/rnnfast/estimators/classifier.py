@@ -27,7 +27,7 @@ from rnnfast.persistence import persistable
 @shared_init(
     class_weight=None,
     pooling="max",
-    standardize=True,
+    standardize="per_sequence_level",
     frame_stride="auto",
     cell="gru",
     bidirectional=True,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnnfast.data.sequences import LEVEL_SCALE_FLOOR
+
 
 def run_recurrent(rnn: torch.nn.RNNBase, x: torch.Tensor, lengths=None):
     """``rnn`` over a padded batch with rnnfast's semantics: packed when ``lengths`` is given,
@@ -39,9 +41,11 @@ def stack_frames(x: torch.Tensor, lengths, stride: int):
     return x.reshape(batch, -1, stride * features), lengths
 
 
-def standardize_per_sequence(x: torch.Tensor, lengths) -> torch.Tensor:
+def standardize_per_sequence(x: torch.Tensor, lengths, level=None) -> torch.Tensor:
     """Each sequence per feature minus its mean, over its standard deviation (1 where 0), over
-    its valid steps, in float64; steps past each length 0 (as rnnfast computes it)."""
+    its valid steps, in float64; steps past each length 0 (as rnnfast computes it). With
+    ``level = (mean, scale)`` of the training steps, followed by the sequence's mean and log
+    deviation in those units (``rnnfast.data.sequences.standardize_with_level``)."""
     values = x.to(torch.float64)
     time = x.shape[1]
     if lengths is None:
@@ -55,7 +59,13 @@ def standardize_per_sequence(x: torch.Tensor, lengths) -> torch.Tensor:
     mean = torch.where(valid, values, 0.0).sum(dim=1, keepdim=True) / counts
     centred = torch.where(valid, values - mean, 0.0)
     std = torch.sqrt((centred * centred).sum(dim=1, keepdim=True) / counts)
-    return (centred / torch.where(std > 0, std, 1.0)).to(x.dtype)
+    scaled = centred / torch.where(std > 0, std, 1.0)
+    if level is not None:
+        units_mean, units_scale = (u.to(torch.float64) for u in level)
+        ratio = torch.clamp(std / units_scale, min=LEVEL_SCALE_FLOOR)
+        levels = torch.cat([(mean - units_mean) / units_scale, torch.log(ratio)], dim=2)
+        scaled = torch.cat([scaled, torch.where(valid, levels, 0.0)], dim=2)
+    return scaled.to(x.dtype)
 
 
 class TorchSequenceNetwork(torch.nn.Module):
@@ -136,6 +146,7 @@ class TorchPredictor(torch.nn.Module):
         input_mean=None,
         input_scale=None,
         per_sequence: bool = False,
+        sequence_level: bool = False,
         output_mean=None,
         output_scale=None,
         value_shape=(),
@@ -148,6 +159,7 @@ class TorchPredictor(torch.nn.Module):
         self.value_shape = tuple(value_shape)
         self.frame_stride = frame_stride
         self.per_sequence = per_sequence
+        self.sequence_level = sequence_level
         self.vocabulary_size = vocabulary_size
         for name, value in [
             ("input_mean", input_mean),
@@ -161,8 +173,9 @@ class TorchPredictor(torch.nn.Module):
         if self.vocabulary_size is not None:  # ids never seen in fit read as the OOV id 1
             x = torch.where(x < self.vocabulary_size, x, torch.ones_like(x))
         if self.per_sequence:
-            x = standardize_per_sequence(x, lengths)
-        if self.input_mean is not None:
+            level = (self.input_mean, self.input_scale) if self.sequence_level else None
+            x = standardize_per_sequence(x, lengths, level)
+        elif self.input_mean is not None:
             x = (x - self.input_mean.to(x.dtype)) / self.input_scale.to(x.dtype)
         if self.frame_stride > 1:
             x, lengths = stack_frames(x, lengths, self.frame_stride)

@@ -26,6 +26,7 @@ import os
 import numpy as np
 
 from rnnfast import nn
+from rnnfast.data.sequences import LEVEL_SCALE_FLOOR
 
 __all__ = ["DEFAULT_OPSET", "export"]
 
@@ -127,12 +128,13 @@ def _predictor(graph, plan, x, seq_lens) -> None:
         known = graph.node("Less", [x, graph.constant(plan.vocabulary_size, np.int64)])
         x = graph.node("Where", [known, x, graph.constant(1, np.int64)])
     if plan.per_sequence:
-        x = _standardize_per_sequence(graph, x, seq_lens)
-    if plan.input_mean is not None:
+        level = (plan.input_mean, plan.input_scale) if plan.sequence_level else None
+        x = _standardize_per_sequence(graph, x, seq_lens, level)
+    elif plan.input_mean is not None:
         x = graph.node("Sub", [x, graph.constant(plan.input_mean, graph.np_dtype)])
         x = graph.node("Div", [x, graph.constant(plan.input_scale, graph.np_dtype)])
     if plan.frame_stride > 1:
-        x, seq_lens = _stack_frames(graph, x, seq_lens, plan.frame_stride, plan.n_features)
+        x, seq_lens = _stack_frames(graph, x, seq_lens, plan.frame_stride, plan.step_features)
     out = _network(graph, plan.network, x, seq_lens)
     if plan.kind == "probabilities":
         graph.output(graph.node("Softmax", [out], axis=-1), "probabilities")
@@ -159,9 +161,11 @@ def _valid_steps(graph, x, seq_lens):
     return graph.node("Unsqueeze", [valid, int64([2])])
 
 
-def _standardize_per_sequence(graph, x, seq_lens):
+def _standardize_per_sequence(graph, x, seq_lens, level=None):
     """Each sequence per feature minus its mean, over its standard deviation (1 where 0), over
-    its valid steps, in float64 as rnnfast computes it; steps past each length 0."""
+    its valid steps, in float64 as rnnfast computes it; steps past each length 0. With
+    ``level = (mean, scale)`` of the training steps, followed by the sequence's mean and log
+    deviation in those units (``rnnfast.data.sequences.standardize_with_level``)."""
     double = graph.onnx.TensorProto.DOUBLE
     axis = graph.constant(np.array([1], np.int64), np.int64)
     zero = graph.constant(np.float64(0.0), np.float64)
@@ -191,7 +195,42 @@ def _standardize_per_sequence(graph, x, seq_lens):
     std = graph.node("Sqrt", [graph.node("Div", [square_sum, counts])])
     positive = graph.node("Greater", [std, zero])
     scale = graph.node("Where", [positive, std, graph.constant(np.float64(1.0), np.float64)])
-    return graph.node("Cast", [graph.node("Div", [centred, scale])], to=graph.float_type)
+    scaled = graph.node("Div", [centred, scale])
+    if level is not None:
+        units_mean = graph.constant(np.asarray(level[0], np.float64), np.float64)
+        units_scale = graph.constant(np.asarray(level[1], np.float64), np.float64)
+        ratio = graph.node(
+            "Max",
+            [
+                graph.node("Div", [std, units_scale]),
+                graph.constant(np.float64(LEVEL_SCALE_FLOOR), np.float64),
+            ],
+        )
+        levels = graph.node(
+            "Concat",
+            [
+                graph.node("Div", [graph.node("Sub", [mean, units_mean]), units_scale]),
+                graph.node("Log", [ratio]),
+            ],
+            axis=2,
+        )  # (batch, 1, 2F): repeated over the steps below
+        if valid is None:
+            steps = graph.node(
+                "Mul",
+                [
+                    graph.node(
+                        "ReduceSum",
+                        [values, graph.constant(np.array([2], np.int64), np.int64)],
+                        keepdims=1,
+                    ),
+                    zero,
+                ],
+            )  # (batch, time, 1) zeros
+            levels = graph.node("Add", [levels, steps])
+        else:
+            levels = graph.node("Where", [valid, levels, zero])
+        scaled = graph.node("Concat", [scaled, levels], axis=2)
+    return graph.node("Cast", [scaled], to=graph.float_type)
 
 
 def _stack_frames(graph, x, seq_lens, stride: int, n_features: int):

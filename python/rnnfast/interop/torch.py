@@ -96,6 +96,7 @@ def to_torch(obj):
         input_mean=_tensor(torch, plan.input_mean),
         input_scale=_tensor(torch, plan.input_scale),
         per_sequence=plan.per_sequence,
+        sequence_level=plan.sequence_level,
         output_mean=_tensor(torch, plan.output_mean),
         output_scale=_tensor(torch, plan.output_scale),
         value_shape=plan.value_shape,

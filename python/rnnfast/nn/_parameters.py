@@ -1,6 +1,9 @@
-"""``state_dict`` / ``load_state_dict`` over a module's ``params``, shared by the modules."""
+"""``state_dict`` / ``load_state_dict`` over a module's ``params``, and read-only snapshots of
+them for frozen (inference-only) modules, shared by the modules."""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 
@@ -53,3 +56,19 @@ class StateDictMixin:
 
     def _forget_forward(self) -> None:
         """Drop whatever the last training forward kept for its backward."""
+
+
+def read_only_copy(array: np.ndarray) -> np.ndarray:
+    """A copy of ``array`` that rejects in-place writes (a frozen module's weights)."""
+    copied = np.array(array, copy=True)
+    copied.flags.writeable = False
+    return copied
+
+
+def parameter_snapshot(module):
+    """A shallow copy of ``module`` that owns read-only copies of its parameters and no
+    gradients: later training of ``module`` does not reach it, and it cannot be trained."""
+    snapshot = copy.copy(module)
+    snapshot.params = {name: read_only_copy(value) for name, value in module.params.items()}
+    snapshot.grads = None
+    return snapshot

@@ -8,6 +8,8 @@ layer's output). With ``num_embeddings`` the input is token ids, embedded under 
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from rnnfast._saving import SaveMixin
@@ -19,6 +21,7 @@ from rnnfast._validation import (
     check_probability,
 )
 from rnnfast.nn._docs import documented
+from rnnfast.nn._parameters import parameter_snapshot
 from rnnfast.nn.dense import Linear
 from rnnfast.nn.dropout import dropout_mask
 from rnnfast.nn.embedding import Embedding
@@ -267,6 +270,39 @@ class SequenceNetwork(SaveMixin):
         """Outputs of the head."""
         return self.head.out_features
 
+    def freeze(self) -> SequenceNetwork:
+        """An inference-only copy of this network whose recurrent weights are packed once.
+
+        The recurrent stack is frozen as :meth:`RecurrentStack.freeze` does (its weights packed
+        for the kernels once, instead of on every call: a fixed cost of every small-batch
+        call); the embedding, pooling and head hold read-only copies of their weights.
+
+        Returns
+        -------
+        SequenceNetwork
+            ``forward(x, lengths, training=False)`` returns exactly what this network's would,
+            bit for bit. A training forward raises ValueError, the weights reject in-place
+            writes, and later changes to this network do not reach the copy: freeze again
+            after training. :func:`rnnfast.save` writes it as an ordinary network.
+        """
+        frozen = copy.copy(self)
+        frozen.recurrent = self.recurrent.freeze()
+        frozen.head = parameter_snapshot(self.head)
+        if self.embedding is not None:
+            frozen.embedding = parameter_snapshot(self.embedding)
+        if self.pool is not None:
+            frozen.pool = parameter_snapshot(self.pool)
+        frozen.params = joined_params(frozen._parts())
+        frozen.grads = None
+        frozen._mask = None
+        frozen._rng = copy.deepcopy(self._rng)
+        return frozen
+
+    @property
+    def frozen(self) -> bool:
+        """Whether this network is a :meth:`freeze` copy (inference only)."""
+        return self.recurrent.frozen
+
     def forward(
         self,
         x: np.ndarray,
@@ -297,6 +333,11 @@ class SequenceNetwork(SaveMixin):
         h_n : ndarray or tuple
             The final state; only with ``return_state``.
         """
+        if training and self.frozen:
+            raise ValueError(
+                "this network is frozen (freeze()): it runs inference only, forward(x, "
+                "training=False); train the network it was frozen from"
+            )
         if self.embedding is not None:
             x = self.embedding.forward(_token_ids(x), training)
         output, state = self.recurrent.forward(x, lengths, hx, training)

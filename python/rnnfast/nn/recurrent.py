@@ -24,7 +24,7 @@ from rnnfast._validation import (
 )
 from rnnfast.backends import cpu
 from rnnfast.nn._docs import documented
-from rnnfast.nn._parameters import StateDictMixin
+from rnnfast.nn._parameters import StateDictMixin, read_only_copy
 from rnnfast.nn.dropout import dropout_mask
 from rnnfast.nn.init import as_generator, torch_default_uniform
 from rnnfast.nn.stream import RecurrentStream
@@ -406,7 +406,7 @@ class RecurrentStack(StateDictMixin, SaveMixin):
 
     def _own_packed_weights(self) -> None:
         """Replace the weights by read-only copies and pack them: what makes a module frozen."""
-        self.params = {name: _read_only_copy(value) for name, value in self.params.items()}
+        self.params = {name: read_only_copy(value) for name, value in self.params.items()}
         self._packed = [
             cpu.pack_layer(*self._layer_weights(layer, direction)[:2], gates=self._gates)
             for layer in range(self.num_layers)
@@ -733,13 +733,6 @@ def _room_for_dx(h_slots: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray
     if size <= h_slots.size:
         return h_slots.reshape(-1)[:size].reshape(shape)
     return np.empty(shape, h_slots.dtype)
-
-
-def _read_only_copy(array: np.ndarray) -> np.ndarray:
-    """A copy of ``array`` that rejects in-place writes (a frozen module's weights)."""
-    copied = np.array(array, copy=True)
-    copied.flags.writeable = False
-    return copied
 
 
 def _suffix(layer: int, direction: int) -> str:
