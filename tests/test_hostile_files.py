@@ -346,9 +346,17 @@ def test_standardisation_statistics_must_be_finite():
     [
         (lambda h: h["root"]["attributes"].update(frame_stride_=0), "frame_stride_ must be a"),
         # X's 2 features give the default classifier 6 channels (z-normalised + 2 levels each)
-        (lambda h: h["root"]["attributes"].update(frame_stride_=3), "network_ maps 6 features"),
+        (
+            lambda h: h["root"]["attributes"].update(frame_stride_=3, frame_size_=3),
+            "network_ maps 6 features",
+        ),
+        (
+            lambda h: h["root"]["attributes"].update(frame_stride_=3),
+            "frame_size_ must be at least frame_stride_",
+        ),
+        (lambda h: h["root"]["attributes"].update(frame_size_=0), "frame_size_ must be a"),
     ],
-    ids=["zero-stride", "stride-against-network"],
+    ids=["zero-stride", "stride-against-network", "frames-skip-steps", "zero-size"],
 )
 def test_input_transform_must_agree_with_the_network(edit, match):
     with pytest.raises(ModelFileError, match=match):

@@ -147,6 +147,38 @@ def test_auto_frame_stride_from_the_longest_training_sequence(longest, expected)
     assert clf.network_.input_size == 3 * expected
 
 
+@pytest.mark.parametrize(("stride", "expected"), [("auto", 3), (2, 2)], ids=["auto", "explicit"])
+def test_regressor_stacks_frames_too(stride, expected):
+    # RNNRegressor documented frame_stride but ignored it: a 3 x 200-step series ran unstacked
+    long = RNG.standard_normal((6, 3 * AUTO_FRAME_STEPS, 2)).astype(np.float32)
+    reg = RNNRegressor(frame_stride=stride, **FAST).fit(long, long[:, 0, 0])
+    assert reg.frame_stride_ == expected
+    assert reg.network_.input_size == 2 * expected
+    assert reg.predict(long).shape == (6,)
+
+
+def test_overlapping_frames_equal_stacking_them_by_hand():
+    ragged = [X[i, : 5 + i % 20] for i in range(len(X))]
+    params = dict(standardize=False, **FAST)
+    framed = RNNClassifier(frame_stride=2, frame_size=5, **params).fit(ragged, Y_CLASS)
+    assert (framed.frame_stride_, framed.frame_size_) == (2, 5)
+    assert framed.network_.input_size == 10
+    by_hand = []
+    for s in ragged:  # step k reads input steps [2k, 2k + 5), zeros past the end
+        padded = np.concatenate([s, np.zeros((5, 2), np.float32)])
+        by_hand.append(np.stack([padded[k : k + 5].reshape(-1) for k in range(0, len(s), 2)]))
+    plain = RNNClassifier(frame_stride=1, **params).fit(by_hand, Y_CLASS)
+    np.testing.assert_array_equal(framed.predict_proba(ragged), plain.predict_proba(by_hand))
+
+
+def test_frame_size_none_is_the_stride():
+    ragged = [X[i, : 5 + i % 20] for i in range(len(X))]
+    a = RNNClassifier(frame_stride=3, **FAST).fit(ragged, Y_CLASS)
+    b = RNNClassifier(frame_stride=3, frame_size=3, **FAST).fit(ragged, Y_CLASS)
+    assert a.frame_size_ == b.frame_size_ == 3
+    np.testing.assert_array_equal(a.predict_proba(ragged), b.predict_proba(ragged))
+
+
 def test_frame_stride_equals_stacking_the_frames_by_hand():
     ragged = [X[i, : 5 + i % 20] for i in range(len(X))]
     params = dict(standardize=False, **FAST)
@@ -168,6 +200,8 @@ def test_token_input_never_stacks():
     assert clf.frame_stride_ == 1
     with pytest.raises(ValueError, match="frame_stride=3 stacks numeric steps"):
         RNNClassifier(embedding_dim=4, frame_stride=3, **FAST).fit(tokens, [0, 1] * 3)
+    with pytest.raises(ValueError, match="frame_size=2 stacks numeric steps"):
+        RNNClassifier(embedding_dim=4, frame_size=2, **FAST).fit(tokens, [0, 1] * 3)
 
 
 @pytest.mark.parametrize(
@@ -177,6 +211,9 @@ def test_token_input_never_stacks():
         (dict(frame_stride="long"), ValueError, "frame_stride must be 'auto' or an int"),
         (dict(frame_stride=2.5), TypeError, "frame_stride must be an integer"),
         (dict(standardize="per_feature"), ValueError, "standardize must be True, False, "),
+        (dict(frame_size=0), ValueError, "frame_size must be in"),
+        (dict(frame_size=2.5), TypeError, "frame_size must be an integer"),
+        (dict(frame_stride=3, frame_size=2), ValueError, "frame_size must be at least"),
         (
             dict(standardize=1.5),
             TypeError,
@@ -191,10 +228,10 @@ def test_bad_parameters(params, error, match):
 
 def test_saved_model_keeps_frames_and_statistics(tmp_path):
     long = RNG.standard_normal((8, 3 * AUTO_FRAME_STEPS)) * 20 + 5
-    clf = RNNClassifier(**FAST).fit(long, [0, 1] * 4)
+    clf = RNNClassifier(frame_size=5, **FAST).fit(long, [0, 1] * 4)
     rnnfast.save(clf, tmp_path / "m.rnnf")
     loaded = rnnfast.load(tmp_path / "m.rnnf")
-    assert loaded.frame_stride_ == 3
+    assert loaded.frame_stride_ == 3 and loaded.frame_size_ == 5
     np.testing.assert_array_equal(loaded.predict_proba(long), clf.predict_proba(long))
 
 

@@ -113,7 +113,7 @@ def test_classifier_per_sequence_standardisation_inside_the_graph(mode):
     padded = np.zeros_like(PADDED)
     for i, x in enumerate(units):
         padded[i, : len(x)] = x
-    clf = rnnfast.RNNClassifier(standardize=mode, frame_stride=2, **FAST)
+    clf = rnnfast.RNNClassifier(standardize=mode, frame_stride=2, frame_size=3, **FAST)
     clf.fit(units, LENGTHS40 > 3)
     got = run_onnx(clf, padded, LENGTHS40)
     close(got["probabilities"], clf.predict_proba(units))

@@ -57,8 +57,9 @@ def test_estimators_split_batches_to_stay_inside_the_limit(monkeypatch, cell, bi
     expected = clf.predict_proba(X)
     # 40 sequences * 30 steps * 32 elements = 38,400 > 10,000: needs batches of at most 10
     monkeypatch.setattr(recurrent, "MAX_ELEMENTS", 10_000)
+    network_input = np.zeros((40, 30, clf.network_.input_size), np.float32)  # all at once
     with pytest.raises(ValueError, match="too large for one call"):
-        clf.network_.forward(X, training=False)
+        clf.network_.forward(network_input, training=False)
     np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-6, atol=1e-7)
 
 

@@ -134,9 +134,9 @@ FAST = dict(max_epochs=2, hidden_size=8, random_state=0)
             "predict_proba",
         ),
         lambda: (
-            rnnfast.RNNClassifier(standardize="per_sequence_level", frame_stride=2, **FAST).fit(
-                X * 3 - 1, X[:, 0, 0] > 0
-            ),
+            rnnfast.RNNClassifier(
+                standardize="per_sequence_level", frame_stride=2, frame_size=3, **FAST
+            ).fit(X * 3 - 1, X[:, 0, 0] > 0),
             "predict_proba",
         ),
     ],
@@ -164,7 +164,8 @@ def test_estimator_predictor_matches_predict(make):
 @pytest.mark.parametrize("mode", ["per_sequence", "per_sequence_level"])
 def test_per_sequence_predictor_with_lengths_matches_predict(mode):
     ragged = [X[i, : 2 + i % 6] * (i + 1) - i for i in range(len(X))]
-    est = rnnfast.RNNClassifier(standardize=mode, **FAST).fit(ragged, X[:, 0, 0] > 0)
+    est = rnnfast.RNNClassifier(standardize=mode, frame_stride=2, frame_size=3, **FAST)
+    est.fit(ragged, X[:, 0, 0] > 0)
     lengths = np.array([len(s) for s in ragged])
     padded = np.zeros((len(ragged), lengths.max(), 2), np.float32)
     for i, s in enumerate(ragged):

@@ -284,22 +284,34 @@ def _pad_list(X, name: str, dtype) -> Sequences:
     return Sequences(values, lengths, "list")
 
 
-def stack_frames(seqs: Sequences, stride: int) -> Sequences:
-    """Every ``stride`` consecutive steps stacked into one step of ``stride * n_features``.
+def stack_frames(seqs: Sequences, stride: int, size: int | None = None) -> Sequences:
+    """Frames of ``size`` consecutive steps, one every ``stride`` steps, each stacked into one
+    step of ``size * n_features``.
 
-    A sequence of length ``t`` becomes ``ceil(t / stride)`` steps; the last one is completed
-    with zeros (whatever the padding held, so a sequence's frames never depend on the batch it
-    is padded in). ``stride=1`` returns ``seqs`` unchanged.
+    A sequence of length ``t`` becomes ``ceil(t / stride)`` steps: step ``k`` holds input steps
+    ``[k * stride, k * stride + size)`` in order, zeros past the sequence's end (whatever the
+    padding held, so a sequence's frames never depend on the batch it is padded in).
+    ``size=None`` means ``size = stride``: non-overlapping frames; a larger size makes
+    consecutive frames overlap by ``size - stride`` steps. ``stride=1`` without a larger size
+    returns ``seqs`` unchanged.
     """
-    if stride == 1:
+    size = stride if size is None else size
+    if size < stride:
+        raise ValueError(f"frame size {size} must be at least the stride {stride}")
+    if size == 1:
         return seqs
     n, time, n_features = seqs.values.shape
     steps = -(-time // stride)
-    padded = np.zeros((n, steps * stride, n_features), seqs.values.dtype)
+    padded = np.zeros((n, (steps - 1) * stride + size, n_features), seqs.values.dtype)
     valid = np.arange(time)[None, :] < seqs.lengths[:, None]
     padded[:, :time] = np.where(valid[:, :, None], seqs.values, 0)
     lengths = -(-seqs.lengths // stride)
-    return Sequences(padded.reshape(n, steps, stride * n_features), lengths, seqs.form)
+    if size == stride:
+        return Sequences(padded.reshape(n, steps, stride * n_features), lengths, seqs.form)
+    # (n, steps, n_features, size) windows of the time axis, every stride-th one
+    windows = np.lib.stride_tricks.sliding_window_view(padded, size, axis=1)[:, ::stride]
+    frames = np.ascontiguousarray(windows.transpose(0, 1, 3, 2))  # steps in order, then features
+    return Sequences(frames.reshape(n, steps, size * n_features), lengths, seqs.form)
 
 
 def standardize_per_sequence(seqs: Sequences) -> Sequences:

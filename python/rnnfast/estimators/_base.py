@@ -25,7 +25,11 @@ from rnnfast.data.sequences import (
     standardize_with_level,
 )
 from rnnfast.data.text import OOV_ID
-from rnnfast.estimators._params import check_shared_params, resolve_frame_stride
+from rnnfast.estimators._params import (
+    check_shared_params,
+    resolve_frame_size,
+    resolve_frame_stride,
+)
 from rnnfast.estimators._training import (
     FitProgress,
     TrainingData,
@@ -63,7 +67,7 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
     # What rnnfast.save writes besides the hyperparameters, and all that rnnfast.load restores
     _saved_attributes = frozenset(
         {"n_features_in_", "n_embeddings_", "network_", "_training_", "_x_mean", "_x_scale"}
-        | {"frame_stride_"}
+        | {"frame_stride_", "frame_size_"}
         | {"loss_curve_", "validation_scores_", "best_epoch_", "n_iter_"}
     )
     _unsaved_attributes = frozenset({"_resuming"})  # a flag of the call in progress
@@ -74,7 +78,7 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
     # are the inputs' own values, so a feature's scale must not dominate.
     _standardize_inputs = False
     # Per-sequence tasks stack long series into frames: an int-or-"auto" ``frame_stride``
-    # parameter, fitted as ``frame_stride_``.
+    # parameter, fitted as ``frame_stride_``, and a ``frame_size`` fitted as ``frame_size_``.
     _stacks_frames = False
 
     # ------------------------------------------------------------------ inputs
@@ -99,7 +103,7 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
                 return seqs
             values = np.where(seqs.values < self.n_embeddings_, seqs.values, OOV_ID)
             return Sequences(values, seqs.lengths, seqs.form)
-        return stack_frames(self._standardized(seqs), self._frame_stride())
+        return stack_frames(self._standardized(seqs), self._frame_stride(), self._frame_size())
 
     def _standardization(self, fresh: bool = False) -> str | None:
         """How numeric inputs are standardised: ``"per_feature"`` (statistics fitted on the
@@ -124,6 +128,11 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         :func:`rnnfast.data.sequences.stack_frames`): the fitted ``frame_stride_``, or 1."""
         return vars(self).get("frame_stride_", 1)
 
+    def _frame_size(self) -> int:
+        """Input steps in each frame: the fitted ``frame_size_``, or the stride (no overlap;
+        models saved before frame_size existed)."""
+        return vars(self).get("frame_size_", self._frame_stride())
+
     def _standardized(self, seqs: Sequences) -> Sequences:
         mode = self._standardization()
         if mode == "per_sequence":
@@ -138,12 +147,13 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         """Fit what ``_network_input`` does to numeric input: standardisation statistics and
         the frame stride, for a new network."""
         tokens = self._reads_tokens(fresh=True)
-        for name in ("_x_mean", "_x_scale", "frame_stride_"):
+        for name in ("_x_mean", "_x_scale", "frame_stride_", "frame_size_"):
             vars(self).pop(name, None)
         if self._uses_training_statistics(fresh=True):
             self._fit_input_scale(seqs)
         if self._stacks_frames:
             self.frame_stride_ = resolve_frame_stride(self.frame_stride, seqs.lengths, tokens)
+            self.frame_size_ = resolve_frame_size(self.frame_size, self.frame_stride_, tokens)
 
     def _fit_input_scale(self, seqs: Sequences) -> None:
         steps = seqs.values[per_step_mask(seqs.lengths, seqs.values.shape[1])]
@@ -310,7 +320,7 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         if "n_embeddings_" in vars(self):
             return self.embedding_dim
         channels = 3 if self._standardization() == "per_sequence_level" else 1
-        return self.n_features_in_ * channels * self._frame_stride()
+        return self.n_features_in_ * channels * self._frame_size()
 
     def _make_schedule(self, optimizer):
         params = dict(self.lr_schedule_params or {})
@@ -364,6 +374,10 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         check_positive_int(self.n_features_in_, "n_features_in_")
         if self._stacks_frames:
             check_positive_int(vars(self).get("frame_stride_"), "frame_stride_")
+            if "frame_size_" in vars(self) and (
+                check_positive_int(self.frame_size_, "frame_size_") < self.frame_stride_
+            ):
+                raise ValueError("frame_size_ must be at least frame_stride_")
         self._check_loaded_targets()
         self._check_loaded_network(self.network_)
         if "_training_" not in vars(self):  # saved from a freeze() copy: it predicts only
@@ -510,6 +524,7 @@ class RNNEstimatorBase(SaveMixin, BaseEstimator):
         mode = self._standardization()
         fields = dict(
             frame_stride=self._frame_stride(),
+            frame_size=self._frame_size(),
             per_sequence=mode in ("per_sequence", "per_sequence_level"),
             sequence_level=mode == "per_sequence_level",
         )

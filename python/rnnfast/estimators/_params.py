@@ -177,7 +177,31 @@ frame_stride : int or "auto", default "auto"
     series of ``time`` steps runs ``ceil(time / frame_stride)`` recurrent steps: long
     series train faster and the network sees further back. ``"auto"``: 1 when the longest
     training sequence has at most {AUTO_FRAME_STEPS} steps, else ``ceil(longest /
-    {AUTO_FRAME_STEPS})``; the value used is ``frame_stride_``. Token input never stacks."""
+    {AUTO_FRAME_STEPS})``; the value used is ``frame_stride_``. Token input never stacks.
+frame_size : int or None, default None
+    Input steps in each frame. None: as many as the stride (frames do not overlap). A larger
+    size makes consecutive frames overlap by ``frame_size - frame_stride_`` steps: network
+    step ``k`` reads input steps ``[k * frame_stride_, k * frame_stride_ + frame_size)``
+    (zeros past the sequence's end), ``frame_size * n_features`` inputs; there are still
+    ``ceil(time / frame_stride_)`` of them. Must be at least ``frame_stride_``; the value
+    used is ``frame_size_``."""
+
+
+def resolve_frame_size(frame_size, stride: int, tokens: bool) -> int:
+    """The ``frame_size_`` a fit with the fitted ``stride`` uses (see :data:`FRAME_STRIDE_DOC`)."""
+    if frame_size is None:
+        return stride
+    if tokens:
+        raise ValueError(
+            f"frame_size={frame_size} stacks numeric steps; token input (embedding_dim) needs "
+            "frame_size=None"
+        )
+    if frame_size < stride:
+        raise ValueError(
+            f"frame_size must be at least frame_stride_ ({stride}), or frames would skip input "
+            f"steps; got {frame_size}"
+        )
+    return int(frame_size)
 
 
 def resolve_frame_stride(frame_stride, lengths: np.ndarray, tokens: bool) -> int:
@@ -330,6 +354,8 @@ def check_shared_params(est) -> None:
                 f"frame_stride must be 'auto' or an int >= 1, got {est.frame_stride!r}"
             )
         check_number(est.frame_stride, "frame_stride", 1, integer=True)
+    if est._stacks_frames and est.frame_size is not None:
+        check_number(est.frame_size, "frame_size", 1, integer=True)
     pooling = getattr(est, "pooling", "last")  # a parameter of the per-sequence tasks
     if not isinstance(pooling, str) or pooling not in POOLING_KINDS:
         raise ValueError(f"pooling must be one of {POOLING_KINDS}, got {pooling!r}")

@@ -3,7 +3,7 @@
 An estimator that can be exported returns an :class:`InferencePlan` from
 ``_inference_plan()``; the exporters rebuild exactly these steps in another runtime:
 
-    x -> (x - input_mean) / input_scale -> stack frame_stride steps -> network -> softmax
+    x -> (x - input_mean) / input_scale -> stack frames of steps -> network -> softmax
       (or each sequence z-normalised, with or without its levels)       (probabilities)
                                          -> * output_scale + output_mean  (values)
 """
@@ -49,6 +49,10 @@ class InferencePlan:
         Consecutive input steps stacked into one network step (zeros past each sequence's
         length and up to a multiple of the stride; lengths become ``ceil(length / stride)``),
         see :func:`rnnfast.data.sequences.stack_frames`. 1: none.
+    frame_size : int or None
+        Input steps in each frame (at least ``frame_stride``; more: frames overlap, network
+        step ``k`` reading input steps ``[k * frame_stride, k * frame_stride + frame_size)``).
+        None: ``frame_stride``.
     vocabulary_size : int or None
         Token input ``(batch, time)`` of integer ids: ids at or past this read as the
         out-of-vocabulary id 1 before the network's embedding. None: numeric input.
@@ -65,18 +69,24 @@ class InferencePlan:
     classes: np.ndarray | None = None
     value_shape: tuple = ()
     frame_stride: int = 1
+    frame_size: int | None = None
     vocabulary_size: int | None = None
 
     @property
     def n_features(self) -> int:
         """Features per input step, before frames are stacked."""
         channels = 3 if self.sequence_level else 1
-        return self.network.input_size // (self.frame_stride * channels)
+        return self.network.input_size // (self.frame_steps * channels)
+
+    @property
+    def frame_steps(self) -> int:
+        """Input steps in each network step's frame."""
+        return self.frame_stride if self.frame_size is None else self.frame_size
 
     @property
     def step_features(self) -> int:
         """Features per input step after standardisation, before frames are stacked."""
-        return self.network.input_size // self.frame_stride
+        return self.network.input_size // self.frame_steps
 
     @property
     def per_step(self) -> bool:

@@ -29,6 +29,7 @@ from rnnfast.persistence import persistable
     pooling="max",
     standardize="per_sequence_level",
     frame_stride="auto",
+    frame_size=None,
     cell="gru",
     bidirectional=True,
     hidden_size=64,

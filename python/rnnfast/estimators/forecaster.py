@@ -68,6 +68,8 @@ class RNNForecaster(RNNRegressor):
     _accepts_tokens = False  # its inputs are the series it forecasts
 
     _standardize_inputs = True
+    # windows are read step by step (forecast() streams them): no frames
+    _stacks_frames = False
 
     def fit(self, X, y, sample_weight=None):
         """Train on windows ``X`` and the values ``y`` that follow each.

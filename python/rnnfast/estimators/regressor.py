@@ -44,7 +44,7 @@ def check_targets_2d(y, n: int, name: str = "y") -> tuple[np.ndarray, bool]:
 
 
 @persistable()
-@shared_init(pooling="last", standardize=True, frame_stride="auto")
+@shared_init(pooling="last", standardize=True, frame_stride="auto", frame_size=None)
 class RNNRegressor(TargetStandardizer, RegressorMixin, RNNEstimatorBase):
     """Recurrent network regressor: a sequence in, one or more real values out.
 
@@ -162,6 +162,8 @@ class RNNRegressor(TargetStandardizer, RegressorMixin, RNNEstimatorBase):
         "_y_mean",
         "_y_scale",
     }
+
+    _stacks_frames = True
 
     def _check_loaded_targets(self):
         check_positive_int(self.n_outputs_, "n_outputs_")

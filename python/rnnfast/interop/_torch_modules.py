@@ -28,17 +28,21 @@ def final_features(rnn: torch.nn.RNNBase, state) -> torch.Tensor:
     return torch.cat(list(h_n[-directions:]), dim=1)
 
 
-def stack_frames(x: torch.Tensor, lengths, stride: int):
-    """``(batch, time, F)`` -> ``(batch, ceil(time / stride), stride * F)`` with steps past each
-    length zeroed first, and lengths -> ``ceil(lengths / stride)`` (as rnnfast stacks them)."""
+def stack_frames(x: torch.Tensor, lengths, stride: int, size: int | None = None):
+    """``(batch, time, F)`` -> ``(batch, ceil(time / stride), size * F)``: step ``k`` holds input
+    steps ``[k * stride, k * stride + size)`` (``size`` None: ``stride``), steps past each length
+    zeroed first, and lengths -> ``ceil(lengths / stride)`` (as rnnfast stacks them)."""
+    size = stride if size is None else size
     batch, time, features = x.shape
     if lengths is not None:
         lengths = torch.as_tensor(lengths, dtype=torch.int64)
         valid = torch.arange(time)[None, :] < lengths[:, None]
         x = x * valid[:, :, None].to(x.dtype)
         lengths = (lengths + stride - 1) // stride
-    x = torch.nn.functional.pad(x, (0, 0, 0, (-time) % stride))
-    return x.reshape(batch, -1, stride * features), lengths
+    steps = (time + stride - 1) // stride
+    x = torch.nn.functional.pad(x, (0, 0, 0, (steps - 1) * stride + size - time))
+    frames = x.unfold(1, size, stride)  # (batch, steps, F, size)
+    return frames.transpose(2, 3).reshape(batch, steps, size * features), lengths
 
 
 def standardize_per_sequence(x: torch.Tensor, lengths, level=None) -> torch.Tensor:
@@ -151,6 +155,7 @@ class TorchPredictor(torch.nn.Module):
         output_scale=None,
         value_shape=(),
         frame_stride: int = 1,
+        frame_size: int | None = None,
         vocabulary_size: int | None = None,
     ) -> None:
         super().__init__()
@@ -158,6 +163,7 @@ class TorchPredictor(torch.nn.Module):
         self.kind = kind
         self.value_shape = tuple(value_shape)
         self.frame_stride = frame_stride
+        self.frame_size = frame_stride if frame_size is None else frame_size
         self.per_sequence = per_sequence
         self.sequence_level = sequence_level
         self.vocabulary_size = vocabulary_size
@@ -177,8 +183,8 @@ class TorchPredictor(torch.nn.Module):
             x = standardize_per_sequence(x, lengths, level)
         elif self.input_mean is not None:
             x = (x - self.input_mean.to(x.dtype)) / self.input_scale.to(x.dtype)
-        if self.frame_stride > 1:
-            x, lengths = stack_frames(x, lengths, self.frame_stride)
+        if self.frame_size > 1:
+            x, lengths = stack_frames(x, lengths, self.frame_stride, self.frame_size)
         out = self.network(x, lengths)
         if self.kind == "probabilities":
             return torch.softmax(out, dim=-1)

@@ -133,8 +133,10 @@ def _predictor(graph, plan, x, seq_lens) -> None:
     elif plan.input_mean is not None:
         x = graph.node("Sub", [x, graph.constant(plan.input_mean, graph.np_dtype)])
         x = graph.node("Div", [x, graph.constant(plan.input_scale, graph.np_dtype)])
-    if plan.frame_stride > 1:
-        x, seq_lens = _stack_frames(graph, x, seq_lens, plan.frame_stride, plan.step_features)
+    if plan.frame_steps > 1:
+        x, seq_lens = _stack_frames(
+            graph, x, seq_lens, plan.frame_stride, plan.step_features, plan.frame_steps
+        )
     out = _network(graph, plan.network, x, seq_lens)
     if plan.kind == "probabilities":
         graph.output(graph.node("Softmax", [out], axis=-1), "probabilities")
@@ -233,9 +235,10 @@ def _standardize_per_sequence(graph, x, seq_lens, level=None):
     return graph.node("Cast", [scaled], to=graph.float_type)
 
 
-def _stack_frames(graph, x, seq_lens, stride: int, n_features: int):
-    """``(batch, time, F)`` -> ``(batch, ceil(time / stride), stride * F)``, steps past each
-    length zeroed first; int32 ``seq_lens`` -> ``ceil(seq_lens / stride)``."""
+def _stack_frames(graph, x, seq_lens, stride: int, n_features: int, size: int):
+    """``(batch, time, F)`` -> ``(batch, ceil(time / stride), size * F)``: step ``k`` holds input
+    steps ``[k * stride, k * stride + size)``, steps past each length zeroed first; int32
+    ``seq_lens`` -> ``ceil(seq_lens / stride)``."""
 
     def int64(values):
         return graph.constant(np.array(values, np.int64), np.int64)
@@ -251,12 +254,22 @@ def _stack_frames(graph, x, seq_lens, stride: int, n_features: int):
         seq_lens = graph.node(
             "Div", [graph.node("Add", [seq_lens, int32(stride - 1)]), int32(stride)]
         )
-    # pad the time axis at its end up to a multiple of the stride: (stride - time % stride) % stride
-    short = graph.node("Sub", [int64(stride), graph.node("Mod", [time, int64(stride)])])
-    pad = graph.node("Reshape", [graph.node("Mod", [short, int64(stride)]), int64([1])])
+    # steps = ceil(time / stride); pad the time axis to (steps - 1) * stride + size
+    steps = graph.node("Div", [graph.node("Add", [time, int64(stride - 1)]), int64(stride)])
+    end = graph.node("Add", [graph.node("Mul", [steps, int64(stride)]), int64(size - stride)])
+    pad = graph.node("Reshape", [graph.node("Sub", [end, time]), int64([1])])
     pads = graph.node("Concat", [int64([0, 0, 0, 0]), pad, int64([0])], axis=0)
     padded = graph.node("Pad", [x, pads])
-    return graph.node("Reshape", [padded, int64([0, -1, stride * n_features])]), seq_lens
+    if size == stride:
+        return graph.node("Reshape", [padded, int64([0, -1, stride * n_features])]), seq_lens
+    # overlapping frames: gather input step k * stride + j for every step k and offset j
+    starts = graph.node("Mul", [graph.node("Range", [int64(0), steps, int64(1)]), int64(stride)])
+    index = graph.node(
+        "Add",
+        [graph.node("Unsqueeze", [starts, int64([1])]), int64(np.arange(size)[None, :])],
+    )  # (steps, size)
+    frames = graph.node("Gather", [padded, index], axis=1)  # (batch, steps, size, F)
+    return graph.node("Reshape", [frames, int64([0, 0, size * n_features])]), seq_lens
 
 
 def _network(graph, network, x, seq_lens):

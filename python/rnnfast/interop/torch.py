@@ -101,6 +101,7 @@ def to_torch(obj):
         output_scale=_tensor(torch, plan.output_scale),
         value_shape=plan.value_shape,
         frame_stride=plan.frame_stride,
+        frame_size=plan.frame_size,
         vocabulary_size=plan.vocabulary_size,
     )
 
