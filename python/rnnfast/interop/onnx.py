@@ -216,19 +216,11 @@ def _standardize_per_sequence(graph, x, seq_lens, level=None):
             ],
             axis=2,
         )  # (batch, 1, 2F): repeated over the steps below
-        if valid is None:
-            steps = graph.node(
-                "Mul",
-                [
-                    graph.node(
-                        "ReduceSum",
-                        [values, graph.constant(np.array([2], np.int64), np.int64)],
-                        keepdims=1,
-                    ),
-                    zero,
-                ],
-            )  # (batch, time, 1) zeros
-            levels = graph.node("Add", [levels, steps])
+        if valid is None:  # every step valid: repeat over the time axis
+            one = graph.constant(np.array([1], np.int64), np.int64)
+            time = graph.node("Gather", [graph.node("Shape", [x]), one], axis=0)  # (1,)
+            repeats = graph.node("Concat", [one, time, one], axis=0)  # [1, time, 1]
+            levels = graph.node("Expand", [levels, repeats])
         else:
             levels = graph.node("Where", [valid, levels, zero])
         scaled = graph.node("Concat", [scaled, levels], axis=2)

@@ -65,10 +65,15 @@ def read_only_copy(array: np.ndarray) -> np.ndarray:
     return copied
 
 
+def read_only_params(params: dict) -> dict:
+    """``params`` with every array replaced by a read-only copy (a frozen module's weights)."""
+    return {name: read_only_copy(value) for name, value in params.items()}
+
+
 def parameter_snapshot(module):
     """A shallow copy of ``module`` that owns read-only copies of its parameters and no
     gradients: later training of ``module`` does not reach it, and it cannot be trained."""
     snapshot = copy.copy(module)
-    snapshot.params = {name: read_only_copy(value) for name, value in module.params.items()}
+    snapshot.params = read_only_params(module.params)
     snapshot.grads = None
     return snapshot

@@ -24,7 +24,7 @@ from rnnfast._validation import (
 )
 from rnnfast.backends import cpu
 from rnnfast.nn._docs import documented
-from rnnfast.nn._parameters import StateDictMixin, read_only_copy
+from rnnfast.nn._parameters import StateDictMixin, read_only_params
 from rnnfast.nn.dropout import dropout_mask
 from rnnfast.nn.init import as_generator, torch_default_uniform
 from rnnfast.nn.stream import RecurrentStream
@@ -406,7 +406,7 @@ class RecurrentStack(StateDictMixin, SaveMixin):
 
     def _own_packed_weights(self) -> None:
         """Replace the weights by read-only copies and pack them: what makes a module frozen."""
-        self.params = {name: read_only_copy(value) for name, value in self.params.items()}
+        self.params = read_only_params(self.params)
         self._packed = [
             cpu.pack_layer(*self._layer_weights(layer, direction)[:2], gates=self._gates)
             for layer in range(self.num_layers)
