@@ -28,3 +28,20 @@ def test_a_side_benchmark_runs_to_the_end(script):
     assert done.returncode == 0, done.stderr[-3000:]
     # the "same" column: rnnfast and torch computed the same results on every row
     assert "True" in done.stdout and "False" not in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BENCH.is_dir(), reason="needs the source tree (bench/)")
+def test_the_reduced_precision_benchmark_runs_to_the_end():
+    pytest.importorskip("torch")
+    done = subprocess.run(
+        [
+            *(sys.executable, str(BENCH / "bench_reduced_precision.py")),
+            *("--quick", "--hidden", "64", "--batches", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "verdict:" in done.stdout and "lstm  1   64" in done.stdout

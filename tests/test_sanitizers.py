@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow  # minutes: see the `slow` marker in pyproject.tom
 
 ROOT = Path(__file__).resolve().parents[1]
 # what runs under the sanitizers: torch parity of every cell/layout, finite-difference
-# gradients, the network head, the property tests' random shapes and layouts, and CTC
+# gradients, the network head, the property tests' random shapes and layouts, CTC, and the
+# reduced-precision kernels
 INSTRUMENTED_TESTS = [
     "tests/test_parity_torch.py",
     "tests/test_gradcheck.py",
@@ -30,6 +31,20 @@ INSTRUMENTED_TESTS = [
     "tests/test_truncated_bptt.py::test_truncated_training_matches_torch_with_detached_state",
     "tests/test_properties.py::test_module_matches_torch_on_any_shape_layout_and_magnitude",
     "tests/test_ctc.py",
+    # the bfloat16 and int8 kernels: every cell, split, stream and the numpy model of int8
+    *(
+        f"tests/test_reduced_precision.py::{name}"
+        for name in (
+            "test_output_within_the_bound_of_float32",
+            "test_larger_weights_stay_within_the_bound",
+            "test_int8_step_is_torch_style_dynamic_quantization",
+            "test_bfloat16_step_rounds_the_weights_to_nearest_even",
+            "test_a_sample_does_not_depend_on_its_batch",
+            "test_every_step_split_gives_the_same_bits",
+            "test_stream_steps_as_forward_does",
+            "test_errors",
+        )
+    ),
 ]
 
 # Import the package from `package_dir` even when an editable install's finder would redirect

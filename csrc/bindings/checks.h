@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>  // std::optional arguments (None allowed)
 
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <sstream>
@@ -46,6 +47,21 @@ void require_writeable(const A& a, const char* name) {
 inline void require_int32(int64_t value, const char* what) {
   if (value > INT_MAX)
     throw py::value_error(std::string(what) + " is too large for 32-bit BLAS indexing");
+}
+
+// Weights about to be stored in bfloat16 or int8: finite (rounding a NaN or an infinity has
+// no meaning, and converting one to int8 is undefined behaviour) and rows the int32 sums of
+// int8_gemm.h hold.
+template <typename A>
+void require_quantizable(std::initializer_list<const A*> weights, int64_t max_row) {
+  for (const A* a : weights) {
+    for (py::ssize_t k = 0; k < a->size(); ++k)
+      if (!std::isfinite(a->data()[k]))
+        throw py::value_error("weights to quantize contain NaN or infinity");
+    if (a->ndim() == 2 && a->shape(1) > max_row)
+      throw py::value_error("reduced precision: at most " + std::to_string(max_row) +
+                            " inputs and hidden units per layer");
+  }
 }
 
 }  // namespace rnnfast::bindings

@@ -1,6 +1,7 @@
 // Runtime configuration: what BLAS kernel and threading this build actually uses.
 #include "../core/bandwidth.h"
 #include "../core/blas.h"
+#include "../core/int8_gemm.h"
 #include "../core/parallel.h"
 #include "../core/step_split.h"
 #include "../core/workspace.h"
@@ -38,6 +39,8 @@ void register_config(py::module_& m) {
   m.def(
       "cached_workspace_bytes", [] { return WorkspacePool::instance().cached_bytes(); },
       "Bytes of the buffers kept across calls, not in use now.");
+  m.attr("int8_kernel") = kInt8Kernel;
+  m.attr("vector_bytes") = kVectorBytes;
   m.def("step_split", [] { return step_split_override().load(); }, "The forced split (0: auto).");
 }
 

@@ -1,11 +1,13 @@
 // Bindings of core/layer.h for every cell and dtype: check, allocate, release the GIL, call.
 #include <memory>
+#include <type_traits>
 #include <optional>
 #include <string>
 
 #include "../cells/gru_cell.h"
 #include "../cells/lstm_cell.h"
 #include "../cells/rnn_cell.h"
+#include "../core/int8_gemm.h"
 #include "../core/layer.h"
 #include "checks.h"
 
@@ -71,12 +73,13 @@ SequenceRows<T> checked_window(A& a, T* data, const LayerDims& d, int col, bool 
                      : SequenceRows<T>::time_major(data + col, d.B, ld);
 }
 
-template <class Cell, typename T>
+// Weights: the packs' kind; a reduced-precision one serves inference calls only.
+template <class Cell, typename T, class Weights = PackedWeights<T>>
 py::tuple forward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh,
                   const Array<T>& b_ih, const Array<T>& b_hh, const Array<T>& h0,
                   const std::optional<Array<T>>& c0, const std::optional<IndexArray>& lengths,
                   bool reverse, bool training, Array<T>& y, int y_col, bool y_batch_first,
-                  const PackedLayer<T>* packed) {
+                  const PackedLayer<T, Weights>* packed) {
   const Geometry g = geometry<Cell, T>(x, w_hh);
   const LayerDims& d = g.dims;
   const LayerWeights<T> w = checked_weights(g, w_ih, w_hh, b_ih, b_hh);
@@ -99,11 +102,14 @@ py::tuple forward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh,
   if (!training) {
     {
       py::gil_scoped_release release;  // pure C++ on buffers we hold references to
-      layer_forward<Cell, T, false>(d, len, reverse, w, x.data(), h0.data(), c0_ptr, y_rows,
-                                    h_n.mutable_data(), c_n_ptr, nullptr, packed);
+      layer_forward<Cell, T, false, Weights>(d, len, reverse, w, x.data(), h0.data(), c0_ptr,
+                                             y_rows, h_n.mutable_data(), c_n_ptr, nullptr, packed);
     }
     return py::make_tuple(h_n, c_n ? py::object(*c_n) : py::none(), py::none());
   }
+  if constexpr (!std::is_same_v<Weights, PackedWeights<T>>) {
+    throw py::value_error("reduced-precision weights are for inference calls only");
+  } else {
   Array<T> gates({py::ssize_t(d.T), py::ssize_t(d.B), py::ssize_t(Cell::kCacheWidth) * d.H});
   Array<T> h_slots({d.T + 1, d.B, d.H});
   std::optional<Array<T>> c_slots;
@@ -118,6 +124,7 @@ py::tuple forward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh,
   py::tuple cache_arrays =
       py::make_tuple(gates, h_slots, c_slots ? py::object(*c_slots) : py::none());
   return py::make_tuple(h_n, c_n ? py::object(*c_n) : py::none(), cache_arrays);
+  }
 }
 
 template <class Cell, typename T>
@@ -169,9 +176,10 @@ py::tuple backward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh
   return py::make_tuple(dh0, dc0 ? py::object(*dc0) : py::none());
 }
 
-template <class Cell, typename T>
-void register_cell_dtype(py::module_& m, const std::string& name) {
-  m.def((name + "_forward").c_str(), &forward<Cell, T>, py::arg("x").noconvert(),
+// <cell>_forward for one kind of packs (the overloads differ in `packed`'s class only).
+template <class Cell, typename T, class Weights>
+void register_forward(py::module_& m, const std::string& name) {
+  m.def((name + "_forward").c_str(), &forward<Cell, T, Weights>, py::arg("x").noconvert(),
         py::arg("w_ih").noconvert(), py::arg("w_hh").noconvert(), py::arg("b_ih").noconvert(),
         py::arg("b_hh").noconvert(), py::arg("h0").noconvert(), py::arg("c0").noconvert(),
         py::arg("lengths").noconvert(), py::arg("reverse"), py::arg("training"),
@@ -180,6 +188,15 @@ void register_cell_dtype(py::module_& m, const std::string& name) {
         "One layer, one direction over a time-major sequence x; y is time-major, or "
         "(B, T, W) when y_batch_first; packed: pack_layer(w_ih, w_hh, gates) of these weights "
         "(inference). Returns (h_n, c_n, cache).");
+}
+
+template <class Cell, typename T>
+void register_cell_dtype(py::module_& m, const std::string& name) {
+  register_forward<Cell, T, PackedWeights<T>>(m, name);
+  if constexpr (std::is_same_v<T, float>) {  // reduced-precision packs, after: None is float's
+    register_forward<Cell, T, BFloat16Weights>(m, name);
+    register_forward<Cell, T, Int8Weights>(m, name);
+  }
   m.def((name + "_backward").c_str(), &backward<Cell, T>, py::arg("x").noconvert(),
         py::arg("w_ih").noconvert(), py::arg("w_hh").noconvert(), py::arg("b_ih").noconvert(),
         py::arg("b_hh").noconvert(), py::arg("lengths").noconvert(), py::arg("reverse"),
@@ -196,27 +213,31 @@ void register_cell_dtype(py::module_& m, const std::string& name) {
 }
 
 // W_ih and W_hh of one layer and direction packed once (PackedLayer), for inference calls.
-template <typename T>
-std::unique_ptr<PackedLayer<T>> pack_layer(const Array<T>& w_ih, const Array<T>& w_hh,
-                                           int gates) {
+template <typename T, class Weights = PackedWeights<T>>
+std::unique_ptr<PackedLayer<T, Weights>> pack_layer(const Array<T>& w_ih, const Array<T>& w_hh,
+                                                    int gates) {
   if (gates < 1 || w_hh.ndim() != 2 || w_ih.ndim() != 2 || w_hh.shape(1) < 1 ||
       w_hh.shape(0) != gates * w_hh.shape(1) || w_ih.shape(0) != w_hh.shape(0))
     throw py::value_error("pack_layer: w_hh must be (gates * H, H) and w_ih (gates * H, I)");
   require_int32(w_hh.shape(0) * std::max<py::ssize_t>(w_hh.shape(1), w_ih.shape(1)),
                 "gates * H * max(H, I)");
   const int H = int(w_hh.shape(1)), I = int(w_ih.shape(1));
+  if constexpr (!std::is_same_v<Weights, PackedWeights<T>>)
+    require_quantizable({&w_ih, &w_hh}, Int8Weights::kMaxK);
   py::gil_scoped_release release;
-  return std::make_unique<PackedLayer<T>>(w_ih.data(), w_hh.data(), gates, H, I);
+  return std::make_unique<PackedLayer<T, Weights>>(w_ih.data(), w_hh.data(), gates, H, I);
 }
 
-template <typename T>
-void register_packed_layer(py::module_& m, const char* name) {
-  py::class_<PackedLayer<T>>(m, name, "W_ih and W_hh of a layer packed for inference calls.")
-      .def_readonly("gates", &PackedLayer<T>::G)
-      .def_readonly("hidden_size", &PackedLayer<T>::H)
-      .def_readonly("input_size", &PackedLayer<T>::I);
-  m.def("pack_layer", &pack_layer<T>, py::arg("w_ih").noconvert(), py::arg("w_hh").noconvert(),
-        py::arg("gates"), "Pack one layer's weights once, for forward(..., packed=...).");
+template <typename T, class Weights = PackedWeights<T>>
+void register_packed_layer(py::module_& m, const char* name, const char* function) {
+  using Packed = PackedLayer<T, Weights>;
+  py::class_<Packed>(m, name, "W_ih and W_hh of a layer packed for inference calls.")
+      .def_readonly("gates", &Packed::G)
+      .def_readonly("hidden_size", &Packed::H)
+      .def_readonly("input_size", &Packed::I);
+  m.def(function, &pack_layer<T, Weights>, py::arg("w_ih").noconvert(),
+        py::arg("w_hh").noconvert(), py::arg("gates"),
+        "Pack one layer's weights once, for forward(..., packed=...).");
 }
 
 template <class Cell>
@@ -228,8 +249,10 @@ void register_cell(py::module_& m, const std::string& name) {
 }  // namespace
 
 void register_layers(py::module_& m) {
-  register_packed_layer<float>(m, "PackedLayerFloat32");
-  register_packed_layer<double>(m, "PackedLayerFloat64");
+  register_packed_layer<float>(m, "PackedLayerFloat32", "pack_layer");
+  register_packed_layer<double>(m, "PackedLayerFloat64", "pack_layer");
+  register_packed_layer<float, BFloat16Weights>(m, "PackedLayerBFloat16", "pack_layer_bfloat16");
+  register_packed_layer<float, Int8Weights>(m, "PackedLayerInt8", "pack_layer_int8");
   register_cell<RnnTanhCell>(m, "rnn_tanh");
   register_cell<RnnReluCell>(m, "rnn_relu");
   register_cell<LstmCell>(m, "lstm");

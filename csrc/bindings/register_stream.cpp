@@ -1,11 +1,13 @@
 // Bindings of core/stream.h: a stream object per dtype, opened with one cell's weights.
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../cells/gru_cell.h"
 #include "../cells/lstm_cell.h"
 #include "../cells/rnn_cell.h"
+#include "../core/int8_gemm.h"
 #include "../core/stream.h"
 #include "checks.h"
 
@@ -17,7 +19,7 @@ class Stream {
  public:
   Stream(const std::string& cell, const std::vector<Array<T>>& w_ih,
          const std::vector<Array<T>>& w_hh, const std::vector<Array<T>>& b_ih,
-         const std::vector<Array<T>>& b_hh, int batch)
+         const std::vector<Array<T>>& b_hh, int batch, const std::string& precision)
       : L_(int(w_ih.size())), B_(batch) {
     if (L_ < 1 || w_hh.size() != w_ih.size() || b_ih.size() != w_ih.size() ||
         b_hh.size() != w_ih.size())
@@ -37,10 +39,15 @@ class Stream {
       require_shape(b_hh[l], {GH}, "b_hh");
       layers.push_back({w_ih[l].data(), w_hh[l].data(), b_ih[l].data(), b_hh[l].data(), int(in)});
     }
-    if (cell == "lstm") runner_ = make_step_runner<LstmCell, T>(layers, B_, H_);
-    if (cell == "gru") runner_ = make_step_runner<GruCell, T>(layers, B_, H_);
-    if (cell == "rnn_tanh") runner_ = make_step_runner<RnnTanhCell, T>(layers, B_, H_);
-    if (cell == "rnn_relu") runner_ = make_step_runner<RnnReluCell, T>(layers, B_, H_);
+    if (precision == "float") {
+      open<PackedWeights<T>>(cell, layers);
+    } else if constexpr (std::is_same_v<T, float>) {
+      for (int l = 0; l < L_; ++l) require_quantizable({&w_ih[l], &w_hh[l]}, Int8Weights::kMaxK);
+      if (precision == "bfloat16") open<BFloat16Weights>(cell, layers);
+      if (precision == "int8") open<Int8Weights>(cell, layers);
+    }
+    if (!runner_)
+      throw py::value_error("precision must be 'float', or 'bfloat16' or 'int8' for float32");
     has_cell_state_ = cell == "lstm";
   }
 
@@ -76,6 +83,14 @@ class Stream {
   }
 
  private:
+  template <class Weights>
+  void open(const std::string& cell, const std::vector<StreamLayerWeights<T>>& layers) {
+    if (cell == "lstm") runner_ = make_step_runner<LstmCell, T, Weights>(layers, B_, H_);
+    if (cell == "gru") runner_ = make_step_runner<GruCell, T, Weights>(layers, B_, H_);
+    if (cell == "rnn_tanh") runner_ = make_step_runner<RnnTanhCell, T, Weights>(layers, B_, H_);
+    if (cell == "rnn_relu") runner_ = make_step_runner<RnnReluCell, T, Weights>(layers, B_, H_);
+  }
+
   static int gates_of(const std::string& cell) {
     if (cell == "lstm") return LstmCell::kGates;
     if (cell == "gru") return GruCell::kGates;
@@ -95,9 +110,9 @@ void register_stream_dtype(py::module_& m, const char* name) {
   py::class_<Stream<T>>(m, name, "A unidirectional stack stepped one time step per call.")
       .def(py::init<const std::string&, const std::vector<Array<T>>&,
                     const std::vector<Array<T>>&, const std::vector<Array<T>>&,
-                    const std::vector<Array<T>>&, int>(),
+                    const std::vector<Array<T>>&, int, const std::string&>(),
            py::arg("cell"), py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih"), py::arg("b_hh"),
-           py::arg("batch"))
+           py::arg("batch"), py::arg("precision") = "float")
       .def("step", &Stream<T>::step, py::arg("x").noconvert())
       .def("state", &Stream<T>::state)
       .def("set_state", &Stream<T>::set_state, py::arg("h").noconvert(),

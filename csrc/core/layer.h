@@ -19,6 +19,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -83,8 +84,8 @@ struct BatchSlice {
 
 // out[rows, GH] = x[rows, I] @ W^T by the packed kernel, split over threads by rows, or by
 // columns (panels of W) when the rows are too few to give every thread a block.
-template <typename T>
-void project_inputs(const PackedWeights<T>& w, int64_t rows, const T* x, int I, T* out, int ld) {
+template <typename T, class Weights>
+void project_inputs(const Weights& w, int64_t rows, const T* x, int I, T* out, int ld) {
   constexpr int64_t kRowGrain = 64;
   if (block_count(rows, kRowGrain) >= openmp_max_threads()) {
     parallel_blocks(rows, kRowGrain, [&](int64_t r0, int64_t r1) {
@@ -100,9 +101,9 @@ void project_inputs(const PackedWeights<T>& w, int64_t rows, const T* x, int I, 
 // The column split's cut of W_hh: slice k of the units owns rows [g * H + begin, g * H + end)
 // of every gate block g, packed as one matrix whose products land in those columns of a step's
 // [G * H] product row. Returns the room; pack_panels fills it (each thread its own slices).
-template <typename T>
-std::vector<PackedWeights<T>> unit_slice_room(int G, int H, const std::vector<UnitSlice>& units) {
-  std::vector<PackedWeights<T>> room;
+template <class Weights>
+std::vector<Weights> unit_slice_room(int G, int H, const std::vector<UnitSlice>& units) {
+  std::vector<Weights> room;
   room.reserve(units.size());
   for (const UnitSlice& u : units) {
     std::vector<RowBlock> blocks;
@@ -123,15 +124,17 @@ inline std::vector<UnitSlice> unit_slices(int H, int slices, int align) {
 // packing; any other count runs with it too). A call given one packs nothing, and computes the
 // same numbers bit for bit: each output is one FMA chain over k in order, whichever pack holds
 // its row of W.
-template <typename T>
+// Weights: PackedWeights<T>, or a reduced-precision pack of a float32 layer (bf16 panels,
+// int8_gemm.h's Int8Weights): an inference-only layer whose products read fewer bytes.
+template <typename T, class Weights = PackedWeights<T>>
 struct PackedLayer {
   PackedLayer(const T* w_ih_rows, const T* w_hh_rows, int G, int H, int I)
       : G(G),
         H(H),
         I(I),
-        w_ih(pack_in_parallel(w_ih_rows, G * H, I, /*w_is_nk=*/true)),
-        units(unit_slices(H, column_split_threads(H), PackedWeights<T>::kLanes)),
-        w_hh(unit_slice_room<T>(G, H, units)) {
+        w_ih(pack_weights_in_parallel<Weights>(w_ih_rows, G * H, I, /*w_is_nk=*/true)),
+        units(unit_slices(H, column_split_threads(H), Weights::kLanes)),
+        w_hh(unit_slice_room<Weights>(G, H, units)) {
     parallel_blocks(int64_t(w_hh.size()), 1, [&](int64_t k0, int64_t k1) {
       for (int64_t k = k0; k < k1; ++k)
         w_hh[k].pack_panels(w_hh_rows, /*w_is_nk=*/true, 0, w_hh[k].panels());
@@ -139,19 +142,22 @@ struct PackedLayer {
   }
 
   int G, H, I;
-  PackedWeights<T> w_ih;
+  Weights w_ih;
   std::vector<UnitSlice> units;
-  std::vector<PackedWeights<T>> w_hh;  // per slice of units
+  std::vector<Weights> w_hh;  // per slice of units
 };
 
 // x: [T, B, I] in. y: out, H columns of each row written (zeros past a sample's length).
 // h0, c0: [B, H] in (c0 only for cells with a cell state). h_n, c_n: [B, H] out, taken at each
 // sample's last valid step. cache: written when Training, ignored (may be null) otherwise.
 // packed: the weights packed beforehand (inference; null: packed here, for this call).
-template <class Cell, typename T, bool Training>
+// Weights: the packs' kind; a reduced-precision one (inference only) may be packed here too.
+template <class Cell, typename T, bool Training, class Weights = PackedWeights<T>>
 void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const LayerWeights<T>& w,
                    const T* x, const T* h0, const T* c0, SequenceRows<T> y, T* h_n, T* c_n,
-                   LayerCache<T>* cache, const PackedLayer<T>* packed = nullptr) {
+                   LayerCache<T>* cache, const PackedLayer<T, Weights>* packed = nullptr) {
+  static_assert(!Training || std::is_same_v<Weights, PackedWeights<T>>,
+                "reduced-precision weights are for inference only");
   const int B = d.B, H = d.H;
   const int GH = Cell::kGates * H, CW = Cell::kCacheWidth * H;
   const size_t slot_size = size_t(B) * H;
@@ -172,8 +178,8 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
   // sample's result does not depend on its batch, the thread count or the CPU's BLAS kernel
   // (OpenBLAS's Haswell kernel rounds rows differently by their position in a call), and it
   // equals stream()'s step by step.
-  std::optional<PackedWeights<T>> w_ih_here;
-  if (!packed) w_ih_here.emplace(pack_in_parallel(w.w_ih, GH, d.I, /*w_is_nk=*/true));
+  std::optional<Weights> w_ih_here;
+  if (!packed) w_ih_here.emplace(pack_weights_in_parallel<Weights>(w.w_ih, GH, d.I, /*w_is_nk=*/true));
   project_inputs(packed ? packed->w_ih : *w_ih_here, int64_t(d.T) * B, x, d.I, gates, CW);
 
   const StateSlots slot{d.T, reverse, Training};
@@ -207,7 +213,7 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
 
   InterruptPoll interrupt;
   if (choose_step_split(B, H) == StepSplit::kRows) {
-    const RecurrentProduct<T> times_w_hh_t(w.w_hh, GH, H, /*w_is_nk=*/true,  // h @ W_hh^T
+    const RecurrentProduct<T, Weights> times_w_hh_t(w.w_hh, GH, H, /*w_is_nk=*/true,  // h @ W_hh^T
                                            int(max_block_size(B, batch_grain(GH, H))),
                                            packed ? &packed->w_hh : nullptr);
     parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {
@@ -225,13 +231,13 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
     // for a call's own packs is taken here (an allocation failing inside the team could not
     // be reported); each thread packs the slices it owns, which puts them in its own cache.
     std::vector<UnitSlice> units_here;
-    std::vector<PackedWeights<T>> w_hh_here;
+    std::vector<Weights> w_hh_here;
     if (!packed) {
-      units_here = unit_slices(H, column_split_threads(H), PackedWeights<T>::kLanes);
-      w_hh_here = unit_slice_room<T>(Cell::kGates, H, units_here);
+      units_here = unit_slices(H, column_split_threads(H), Weights::kLanes);
+      w_hh_here = unit_slice_room<Weights>(Cell::kGates, H, units_here);
     }
     const std::vector<UnitSlice>& slice_units = packed ? packed->units : units_here;
-    const std::vector<PackedWeights<T>>& w_hh_slices = packed ? packed->w_hh : w_hh_here;
+    const std::vector<Weights>& w_hh_slices = packed ? packed->w_hh : w_hh_here;
     const int slices = int(slice_units.size());
     TeamStop stop(interrupt);
     parallel_team(column_split_threads(H), [&](int thread, int threads) {

@@ -15,8 +15,10 @@
 #include <cstddef>
 #include <cstring>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
+#include "bfloat16.h"
 #include "blas.h"
 #include "parallel.h"
 #include "workspace.h"
@@ -55,11 +57,61 @@ struct RowBlock {
   int row, rows, column;
 };
 
-template <typename T>
+// How a panel stores W: as T itself, or (T = float) as bfloat16, widened to float32 vectors
+// as the kernel loads them. Everything else, the tile and its order of FMAs, is shared.
+//   kVectors: vectors of C per row of a tile. slot(c): where column c of a panel's k-row sits.
+//   load(row, out): the k-row's kVectors vectors, as T.
+template <typename T, typename S>
+struct WeightStorage {
+  static constexpr int kVectors = kTileVectors;
+  static constexpr int slot(int c) { return c; }
+  static S narrow(T value) { return value; }
+  template <typename V>
+  static void load(const S* row, V* out) {
+    constexpr int kLanes = int(sizeof(V) / sizeof(S));
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectors; ++v) std::memcpy(&out[v], row + v * kLanes, sizeof(V));
+  }
+};
+
+// bf16 columns are stored in pairs of vectors, interleaved: the 32-bit lane i of a pair holds
+// column i in its low half and column kLanes + i in its high half. One load then gives both
+// vectors with one instruction each: the high columns are the lanes with the low half masked
+// off (exactly the float whose top half they are), the low ones the lanes shifted up 16 bits.
+// (A zero-extending load per vector took two, and GCC's generic conversion five.) The tile
+// has an even number of vectors, so every k-row is whole pairs.
+template <>
+struct WeightStorage<float, BFloat16> {
+  static constexpr int kLanes = kVectorBytes / 4;
+  static constexpr int kVectors = kVectorBytes == 64 ? 4 : 2;
+  static constexpr int slot(int c) {
+    const int pair = c / (2 * kLanes), in_pair = c % (2 * kLanes);
+    return pair * 2 * kLanes + (in_pair % kLanes) * 2 + in_pair / kLanes;
+  }
+  static BFloat16 narrow(float value) { return to_bfloat16(value); }
+
+  template <typename V>
+  static void load(const BFloat16* row, V* out) {
+    typedef uint32_t Bits __attribute__((vector_size(kVectorBytes)));
+#pragma GCC unroll 2
+    for (int v = 0; v < kVectors; v += 2) {
+      Bits bits;
+      std::memcpy(&bits, row + v * kLanes, sizeof(Bits));
+      const Bits top_halves = Bits{} + 0xFFFF0000u;
+      const Bits low = bits << 16, high = bits & top_halves;
+      std::memcpy(&out[v], &low, sizeof(V));
+      std::memcpy(&out[v + 1], &high, sizeof(V));
+    }
+  }
+};
+
+// S: how the packed panels store W (T, or BFloat16 for a float32 layer served in bf16).
+template <typename T, typename S = T>
 class PackedWeights {
  public:
   static constexpr int kLanes = int(kVectorBytes / sizeof(T));
-  static constexpr int kVectors = kTileVectors;      // vectors of C per row in a tile
+  using Storage = WeightStorage<T, S>;
+  static constexpr int kVectors = Storage::kVectors;  // vectors of C per row in a tile
   static constexpr int kWidth = kVectors * kLanes;   // columns of W per panel
   static constexpr int kRows = kTileRows;            // rows of C per tile
 
@@ -86,20 +138,23 @@ class PackedWeights {
     constexpr int kPackBlock = 64;
     for (int p = p0; p < p1; ++p) {
       const PanelSpan& span = spans_[p];
-      T* dst = panel(p);
+      S* dst = panel(p);
       for (int k0 = 0; k0 < K_; k0 += kPackBlock) {
         const int k1 = std::min(K_, k0 + kPackBlock);
         for (int c = 0; c < span.width; ++c) {
           if (w_is_nk) {
             const T* row = W + size_t(span.row + c) * K_;
-            for (int k = k0; k < k1; ++k) dst[size_t(k) * kWidth + c] = row[k];
+            for (int k = k0; k < k1; ++k)
+              dst[size_t(k) * kWidth + Storage::slot(c)] = Storage::narrow(row[k]);
           } else {
             for (int k = k0; k < k1; ++k)
-              dst[size_t(k) * kWidth + c] = W[size_t(k) * kn_columns_ + span.row + c];
+              dst[size_t(k) * kWidth + Storage::slot(c)] =
+                  Storage::narrow(W[size_t(k) * kn_columns_ + span.row + c]);
           }
         }
         for (int k = k0; k < k1; ++k)  // padding: the pool's blocks are not zeroed
-          for (int c = span.width; c < kWidth; ++c) dst[size_t(k) * kWidth + c] = T(0);
+          for (int c = span.width; c < kWidth; ++c)
+            dst[size_t(k) * kWidth + Storage::slot(c)] = Storage::narrow(T(0));
       }
     }
   }
@@ -165,8 +220,8 @@ class PackedWeights {
         panels_(int(spans_.size())),
         data_(size_t(panels_) * K * kWidth) {}
 
-  const T* panel(int p) const { return data_.data() + size_t(p) * K_ * kWidth; }
-  T* panel(int p) { return data_.data() + size_t(p) * K_ * kWidth; }
+  const S* panel(int p) const { return data_.data() + size_t(p) * K_ * kWidth; }
+  S* panel(int p) { return data_.data() + size_t(p) * K_ * kWidth; }
 
   // The loops over the tile are unrolled by hand-placed pragmas: without them GCC keeps the
   // accumulators in memory and the kernel runs 3x slower. A tile covers R rows of C and the
@@ -187,15 +242,12 @@ class PackedWeights {
                       sizeof(T) * span.width);
         }
     }
-    const T* w[P];
+    const S* w[P];
     for (int q = 0; q < P; ++q) w[q] = panel(p + q);
     for (int k = k0; k < k1; ++k) {
       V wk[kAcc];
 #pragma GCC unroll 16
-      for (int q = 0; q < P; ++q)
-#pragma GCC unroll 4
-        for (int v = 0; v < kVectors; ++v)
-          std::memcpy(&wk[q * kVectors + v], w[q] + size_t(k) * kWidth + v * kLanes, sizeof(V));
+      for (int q = 0; q < P; ++q) Storage::load(w[q] + size_t(k) * kWidth, &wk[q * kVectors]);
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const T a = A[size_t(r) * lda + k];
@@ -248,18 +300,27 @@ class PackedWeights {
   int K_, kn_columns_;
   std::vector<PanelSpan> spans_;
   int panels_;
-  PooledArray<T> data_;  // kept across calls by the pool: no fresh pages to fault in
+  PooledArray<S> data_;  // kept across calls by the pool: no fresh pages to fault in
 };
+
+// A float32 layer's weights stored as bfloat16 (inference only).
+using BFloat16Weights = PackedWeights<float, BFloat16>;
 
 // W packed with the panels shared among threads: packing the weights is part of every layer
 // call, and at batch 1 it was most of one (16 MiB at H = 1024).
-template <typename T>
-PackedWeights<T> pack_in_parallel(const T* W, int N, int K, bool w_is_nk) {
-  PackedWeights<T> packed(N, K);
+// Weights: any pack with PackedWeights' interface (a reduced-precision one too).
+template <class Weights, typename T>
+Weights pack_weights_in_parallel(const T* W, int N, int K, bool w_is_nk) {
+  Weights packed(N, K);
   parallel_blocks(packed.panels(), 1, [&](int64_t p0, int64_t p1) {
     packed.pack_panels(W, w_is_nk, int(p0), int(p1));
   });
   return packed;
+}
+
+template <typename T>
+PackedWeights<T> pack_in_parallel(const T* W, int N, int K, bool w_is_nk) {
+  return pack_weights_in_parallel<PackedWeights<T>>(W, N, K, w_is_nk);
 }
 
 // The recurrent product of every step, C (+)= A @ W^T, by whichever path suits the shape: the
@@ -268,30 +329,33 @@ PackedWeights<T> pack_in_parallel(const T* W, int N, int K, bool w_is_nk) {
 // amortised. Measured single-threaded against OpenBLAS's SkylakeX SGEMM on the project
 // machine: packed 85-107 vs 75-85 GFLOP/s at 128-256 rows (K = 1024, N = 3072-4096), level
 // at 512 rows.
-template <typename T>
+//
+// Weights: the pack's kind. A reduced-precision one (bf16, int8) is always used, whatever the
+// rows: BLAS multiplies float32 weights only.
+template <typename T, class Weights = PackedWeights<T>>
 class RecurrentProduct {
  public:
   static constexpr int kMaxPackedRows = 256;
+  static constexpr bool kFullPrecision = std::is_same_v<Weights, PackedWeights<T>>;
 
   // W: [N, K] (w_is_nk) or [K, N]; rows_per_call: the most rows one multiply() will get.
   // prepacked: W packed beforehand as matrices whose columns together are all of C's (a
   // frozen layer's slices), used instead of packing here; null: pack here when needed.
   RecurrentProduct(const T* W, int N, int K, bool w_is_nk, int rows_per_call,
-                   const std::vector<PackedWeights<T>>* prepacked = nullptr)
+                   const std::vector<Weights>* prepacked = nullptr)
       : W_(W), N_(N), K_(K), w_is_nk_(w_is_nk) {
-    if (rows_per_call > kMaxPackedRows) return;
+    if (kFullPrecision && rows_per_call > kMaxPackedRows) return;
     if (prepacked) {
       prepacked_ = prepacked;
     } else {
-      packed_.emplace(pack_in_parallel(W, N, K, w_is_nk));
+      packed_.emplace(pack_weights_in_parallel<Weights>(W, N, K, w_is_nk));
     }
   }
 
   void multiply(int rows, const T* A, int lda, T* C, int ldc, bool accumulate) const {
     if (packed_) return packed_->multiply(rows, A, lda, C, ldc, accumulate);
     if (prepacked_) {
-      for (const PackedWeights<T>& part : *prepacked_)
-        part.multiply(rows, A, lda, C, ldc, accumulate);
+      for (const Weights& part : *prepacked_) part.multiply(rows, A, lda, C, ldc, accumulate);
       return;
     }
     blas::gemm<T>(false, w_is_nk_, rows, N_, K_, T(1), A, lda, W_, w_is_nk_ ? K_ : N_,
@@ -302,8 +366,8 @@ class RecurrentProduct {
   const T* W_;
   int N_, K_;
   bool w_is_nk_;
-  std::optional<PackedWeights<T>> packed_;  // W packed here, when the packed kernel is used
-  const std::vector<PackedWeights<T>>* prepacked_ = nullptr;  // or W packed beforehand
+  std::optional<Weights> packed_;  // W packed here, when the packed kernel is used
+  const std::vector<Weights>* prepacked_ = nullptr;  // or W packed beforehand
 };
 
 }  // namespace rnnfast

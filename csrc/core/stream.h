@@ -42,7 +42,8 @@ class StepRunner {
   virtual T* cell_state() = 0;
 };
 
-template <class Cell, typename T>
+// Weights: the packs' kind (PackedWeights<T>, or a reduced-precision pack of float32 weights).
+template <class Cell, typename T, class Weights = PackedWeights<T>>
 class CellStepRunner final : public StepRunner<T> {
  public:
   // The weights are copied (packed): later changes to the caller's arrays are not seen.
@@ -50,8 +51,8 @@ class CellStepRunner final : public StepRunner<T> {
       : B_(batch), H_(hidden), GH_(Cell::kGates * hidden), CW_(Cell::kCacheWidth * hidden) {
     for (const auto& w : layers) {
       const size_t weight_bytes = sizeof(T) * size_t(GH_) * (w.in + H_);
-      layers_.push_back(Layer{PackedWeights<T>(w.w_ih, GH_, w.in, /*w_is_nk=*/true),
-                              PackedWeights<T>(w.w_hh, GH_, H_, /*w_is_nk=*/true),
+      layers_.push_back(Layer{Weights(w.w_ih, GH_, w.in, /*w_is_nk=*/true),
+                              Weights(w.w_hh, GH_, H_, /*w_is_nk=*/true),
                               std::vector<T>(w.b_ih, w.b_ih + GH_),
                               std::vector<T>(w.b_hh, w.b_hh + GH_), w.in,
                               weight_bytes >= kSplitWeightBytes});
@@ -109,7 +110,7 @@ class CellStepRunner final : public StepRunner<T> {
 
  private:
   struct Layer {
-    PackedWeights<T> w_ih, w_hh;
+    Weights w_ih, w_hh;
     std::vector<T> b_ih, b_hh;
     int in;             // input features
     bool split_panels;  // the products' columns shared among threads
@@ -126,10 +127,10 @@ class CellStepRunner final : public StepRunner<T> {
   std::vector<T> gates_, rec_;              // one layer's x @ W_ih^T and h @ W_hh^T
 };
 
-template <class Cell, typename T>
+template <class Cell, typename T, class Weights = PackedWeights<T>>
 std::unique_ptr<StepRunner<T>> make_step_runner(const std::vector<StreamLayerWeights<T>>& layers,
                                                 int batch, int hidden) {
-  return std::make_unique<CellStepRunner<Cell, T>>(layers, batch, hidden);
+  return std::make_unique<CellStepRunner<Cell, T, Weights>>(layers, batch, hidden);
 }
 
 }  // namespace rnnfast

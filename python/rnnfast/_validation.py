@@ -62,6 +62,22 @@ def check_probability(value: object, name: str) -> float:
     return float(value)
 
 
+# How a frozen recurrent module may store its weights (RecurrentStack.freeze): "float" is
+# the module's own dtype; the reduced precisions serve float32 modules only.
+PRECISIONS = ("float", "bfloat16", "int8")
+
+
+def check_precision(value: object, dtype: object, name: str) -> str:
+    """One of :data:`PRECISIONS`, a reduced one only for a float32 module."""
+    if not isinstance(value, str) or value not in PRECISIONS:
+        raise ValueError(f"{name} must be one of {list(PRECISIONS)}, got {value!r}")
+    if value != "float" and np.dtype(dtype) != np.float32:
+        raise ValueError(
+            f"{name}={value!r} serves float32 modules only; this one is {np.dtype(dtype).name}"
+        )
+    return value
+
+
 def as_float_array(value: object, name: str, dtype: np.dtype, shape: tuple) -> np.ndarray:
     """Convert ``value`` to a C-contiguous array of ``dtype``, checking kind, shape and finiteness.
 

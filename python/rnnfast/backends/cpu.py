@@ -24,12 +24,15 @@ def layer_forward(cell: str, *args, **kwargs):
     return getattr(_core, f"{cell}_forward")(*args, **kwargs)
 
 
-def pack_layer(w_ih, w_hh, gates: int):
+def pack_layer(w_ih, w_hh, gates: int, precision: str = "float"):
     """One layer's weights packed once, for ``layer_forward(..., packed=)`` (inference).
 
     ``w_ih``: ``(gates * H, I)``, ``w_hh``: ``(gates * H, H)``, C-contiguous, float32 or
-    float64 alike; the pack copies them (later changes do not reach it)."""
-    return _core.pack_layer(w_ih, w_hh, gates)
+    float64 alike ("bfloat16" and "int8": float32 only, finite); the pack copies them (later
+    changes do not reach it)."""
+    if precision == "float":
+        return _core.pack_layer(w_ih, w_hh, gates)
+    return getattr(_core, f"pack_layer_{precision}")(w_ih, w_hh, gates)
 
 
 def layer_backward(cell: str, *args, **kwargs):
@@ -50,6 +53,10 @@ def runtime_info() -> dict[str, object]:
         "openmp": _core.openmp_enabled(),
         "threads": _core.openmp_max_threads(),
         "blas_threads_per_block": _core.blas_num_threads(),
+        "int8_kernel": _core.int8_kernel,
+        "bfloat16_kernel": (
+            f"bf16 weights widened to float32 in {8 * _core.vector_bytes}-bit vectors"
+        ),
     }
 
 

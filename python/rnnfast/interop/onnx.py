@@ -27,6 +27,7 @@ import numpy as np
 
 from rnnfast import nn
 from rnnfast.data.sequences import LEVEL_SCALE_FLOOR
+from rnnfast.interop._checks import refuse_reduced_precision
 
 __all__ = ["DEFAULT_OPSET", "export"]
 
@@ -376,6 +377,7 @@ def _recurrent(graph, stack, x_time_major, seq_lens):
 
     Returns ``(output (time, batch, D*H), h_n (L*D, batch, H), c_n or None)``.
     """
+    refuse_reduced_precision(stack, "rnnfast.onnx.export")
     op = {nn.LSTM: "LSTM", nn.GRU: "GRU", nn.RNN: "RNN"}[type(stack)]
     attributes = {
         "hidden_size": stack.hidden_size,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnfast import nn
+from rnnfast.interop._checks import refuse_reduced_precision
 
 _RECURRENT_CLASSES = {nn.LSTM: "LSTM", nn.GRU: "GRU", nn.RNN: "RNN"}
 
@@ -211,6 +212,7 @@ def _torch_embedding(torch, embedding: nn.Embedding):
 
 
 def _torch_recurrent(torch, stack: nn.RecurrentStack):
+    refuse_reduced_precision(stack, "to_torch")
     kwargs = dict(
         num_layers=stack.num_layers,
         bidirectional=stack.bidirectional,

@@ -270,23 +270,30 @@ class SequenceNetwork(SaveMixin):
         """Outputs of the head."""
         return self.head.out_features
 
-    def freeze(self) -> SequenceNetwork:
+    def freeze(self, precision: str = "float") -> SequenceNetwork:
         """An inference-only copy of this network whose recurrent weights are packed once.
 
         The recurrent stack is frozen as :meth:`RecurrentStack.freeze` does (its weights packed
         for the kernels once, instead of on every call: a fixed cost of every small-batch
         call); the embedding, pooling and head hold read-only copies of their weights.
 
+        Parameters
+        ----------
+        precision : {"float", "bfloat16", "int8"}, default "float"
+            How the recurrent stack's packs store its weights (:meth:`RecurrentStack.freeze`);
+            the embedding, pooling and head stay float32.
+
         Returns
         -------
         SequenceNetwork
             ``forward(x, lengths, training=False)`` returns exactly what this network's would,
-            bit for bit. A training forward raises ValueError, the weights reject in-place
-            writes, and later changes to this network do not reach the copy: freeze again
-            after training. :func:`rnnfast.save` writes it as an ordinary network.
+            bit for bit (at ``precision="float"``). A training forward raises ValueError, the
+            weights reject in-place writes, and later changes to this network do not reach
+            the copy: freeze again after training. :func:`rnnfast.save` writes it as an
+            ordinary network, with the recurrent stack's reduced precision if it has one.
         """
         frozen = copy.copy(self)
-        frozen.recurrent = self.recurrent.freeze()
+        frozen.recurrent = self.recurrent.freeze(precision)
         frozen.head = parameter_snapshot(self.head)
         if self.embedding is not None:
             frozen.embedding = parameter_snapshot(self.embedding)

@@ -20,6 +20,7 @@ from rnnfast._validation import (
     check_lengths,
     check_loaded_parameters,
     check_positive_int,
+    check_precision,
     check_probability,
 )
 from rnnfast.backends import cpu
@@ -149,10 +150,14 @@ class RecurrentStack(StateDictMixin, SaveMixin):
     # rnnfast.save leaves them out: the file holds an ordinary module.
     _packed: list | None = None
     _unsaved_attributes = frozenset({"_packed"})
+    # the precision a frozen module's packs hold (see freeze); saved, so that a reduced-precision
+    # module loads frozen again, in the same precision, and predicts what it did when saved
+    _precision: str = "float"
     # what rnnfast.save writes and rnnfast.load restores (the cache is saved empty)
     _saved_attributes = frozenset(
         {"input_size", "hidden_size", "num_layers", "bidirectional", "dtype", "dropout"}
         | {"params", "grads", "_cache", "_last_forward_was_inference", "_dropout_rng"}
+        | {"_precision"}
     )
 
     def __init__(
@@ -237,6 +242,9 @@ class RecurrentStack(StateDictMixin, SaveMixin):
         ):
             raise ValueError(f"{owner} parameters do not match the architecture")
         check_loaded_parameters(self.params, self._parameter_shapes(), self.dtype, owner)
+        check_precision(self._precision, self.dtype, f"{owner}._precision")
+        if self._precision != "float":  # served in reduced precision when saved: so again
+            self._own_packed_weights(copy_weights=False)
 
     def _layer_weights(self, layer: int, direction: int) -> tuple[np.ndarray, ...]:
         sfx = _suffix(layer, direction)
@@ -371,7 +379,7 @@ class RecurrentStack(StateDictMixin, SaveMixin):
     __call__ = forward
 
     # ------------------------------------------------------------------------------ freezing
-    def freeze(self):
+    def freeze(self, precision: str = "float"):
         """An inference-only copy of this module whose weights are packed once.
 
         Every :meth:`forward` packs the weights into the layout its kernels read (for
@@ -381,17 +389,45 @@ class RecurrentStack(StateDictMixin, SaveMixin):
         another count still runs, with this cut), so repeated inference calls, small batches
         above all, skip that work: the analogue of an onnxruntime session.
 
+        With a reduced ``precision`` the packs hold the weights quantized, which is what
+        serving at small batches is bound by (every step reads all of ``W_hh``): fewer
+        bytes to read, and less memory. The gate math, the state and the sums stay float32.
+
+        Parameters
+        ----------
+        precision : {"float", "bfloat16", "int8"}, default "float"
+            How the packs store the weights (reduced ones: float32 modules only).
+
+            - ``"float"``: the module's own dtype; outputs equal this module's bit for bit.
+            - ``"bfloat16"``: weights rounded to bfloat16 (8 significant bits), widened back
+              to float32 as the kernel reads them. Output error about 2e-3 relative.
+            - ``"int8"``: torch's dynamic quantization: each weight row (one output unit)
+              quantized to int8 with its own scale, and each row of the layer's input and
+              hidden state quantized to 7-bit integers when it is multiplied (scale and zero
+              point per sample and step, so a sample's result does not depend on its batch).
+              Exact integer sums, scaled back to float32. Output error about 1e-2 relative.
+
         Returns
         -------
         RecurrentStack
             A module of the same class: ``forward(x, lengths, hx, training=False)`` returns
-            exactly what this module's would, bit for bit; ``stream()`` works as here. Its
-            weight arrays are read-only (in-place writes raise ValueError), a training
-            :meth:`forward` or :meth:`load_state_dict` raises ValueError, and later changes to
-            this module do not reach it: freeze again after training. It pickles (the packs
-            are rebuilt on loading); :func:`rnnfast.save` writes it as an ordinary module.
+            exactly what this module's would (at ``precision="float"``), bit for bit;
+            ``stream()`` works as here, in the same precision. Its weight arrays are
+            read-only (in-place writes raise ValueError), a training :meth:`forward` or
+            :meth:`load_state_dict` raises ValueError, and later changes to this module do
+            not reach it: freeze again after training. It pickles (the packs are rebuilt on
+            loading). :func:`rnnfast.save` writes a ``"float"`` one as an ordinary module,
+            and a reduced-precision one with its float32 weights and its precision: it loads
+            frozen in that precision again.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``precision``, or a reduced one on a float64 module.
         """
+        check_precision(precision, self.dtype, "precision")
         frozen = copy.copy(self)
+        frozen._precision = precision
         frozen.grads = None
         frozen._cache = None
         frozen._last_forward_was_inference = False
@@ -404,11 +440,28 @@ class RecurrentStack(StateDictMixin, SaveMixin):
         """Whether this module is a :meth:`freeze` copy (inference only, weights packed)."""
         return self._packed is not None
 
-    def _own_packed_weights(self) -> None:
-        """Replace the weights by read-only copies and pack them: what makes a module frozen."""
-        self.params = read_only_params(self.params)
+    @property
+    def precision(self) -> str:
+        """How the weights are applied: ``"float"``, ``"bfloat16"`` or ``"int8"``.
+
+        ``"float"`` is the module's own dtype; the reduced ones are :meth:`freeze` copies'.
+        """
+        return self._precision
+
+    def _own_packed_weights(self, copy_weights: bool = True) -> None:
+        """Make the weights read-only (copies, or in place when this module owns them, as a
+        loaded one does) and pack them: what makes a module frozen."""
+        if copy_weights:
+            self.params = read_only_params(self.params)
+        else:
+            for value in self.params.values():
+                value.flags.writeable = False
         self._packed = [
-            cpu.pack_layer(*self._layer_weights(layer, direction)[:2], gates=self._gates)
+            cpu.pack_layer(
+                *self._layer_weights(layer, direction)[:2],
+                gates=self._gates,
+                precision=self._precision,
+            )
             for layer in range(self.num_layers)
             for direction in range(self.num_directions)
         ]

@@ -24,6 +24,9 @@ class RecurrentStream:
     ``forward`` would at that time step of the concatenated sequence (same kernels, same
     order of operations; checked against ``forward`` and ``torch`` in the tests).
 
+    A stream opened on a reduced-precision frozen module (``module.freeze(precision="int8")``)
+    steps in that precision, with the same results as that module's ``forward``.
+
     The weights are copied when the stream is opened: later changes to the module's parameters
     (an optimizer step, ``load_state_dict``) are not seen; open a new stream after them.
 
@@ -67,7 +70,13 @@ class RecurrentStream:
         self._initial_state = module._initial_state  # the module's own hx checks
         weights = [module._layer_weights(layer, 0) for layer in range(module.num_layers)]
         open_stream = cpu.Stream32 if self.dtype == np.float32 else cpu.Stream64
-        self._core = open_stream(module._cell, *zip(*weights, strict=True), batch=self.batch_size)
+        self.precision = module.precision  # a reduced-precision frozen module streams so too
+        self._core = open_stream(
+            module._cell,
+            *zip(*weights, strict=True),
+            batch=self.batch_size,
+            precision=self.precision,
+        )
         self.reset(hx)
 
     def step(self, x) -> np.ndarray:

@@ -1,0 +1,351 @@
+"""Reduced-precision serving: ``freeze(precision="bfloat16" | "int8")``.
+
+The int8 path is torch's dynamic quantization (int8 weights with a scale per output row, each
+row of the layer's input quantized to 7 bits with a scale and zero point when multiplied,
+exact integer sums), so besides the bounds against float32 it is checked against a numpy
+model of that arithmetic. The portable kernel (the baseline CPU level) is forced in a
+subprocess and must give the integer sums the AVX2 one gives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import rnnfast
+from rnnfast.backends import cpu
+from rnnfast.nn import GRU, LSTM, RNN
+from rnnfast.persistence import ModelFileError
+
+REDUCED = ("bfloat16", "int8")
+# Relative error of the output (Frobenius) against float32, the issue's bounds.
+BOUND = {"bfloat16": 1e-2, "int8": 2e-2}
+MODULES = {
+    "lstm": lambda **kw: LSTM(**kw),
+    "gru": lambda **kw: GRU(**kw),
+    "rnn_tanh": lambda **kw: RNN(**kw),
+    "rnn_relu": lambda **kw: RNN(nonlinearity="relu", **kw),
+}
+
+
+def _relative_error(approx, exact) -> float:
+    return float(np.linalg.norm(approx - exact) / np.linalg.norm(exact))
+
+
+@pytest.mark.parametrize("precision", REDUCED)
+@pytest.mark.parametrize("cell", list(MODULES))
+@pytest.mark.parametrize(
+    ("batch", "hidden", "layers", "bidirectional"),
+    [(1, 256, 1, False), (3, 64, 2, True), (8, 130, 1, False), (40, 96, 2, False)],
+)
+def test_output_within_the_bound_of_float32(precision, cell, batch, hidden, layers, bidirectional):
+    # torch's default initialisation (uniform in +-1/sqrt(H)); ragged lengths
+    module = MODULES[cell](
+        input_size=12,
+        hidden_size=hidden,
+        num_layers=layers,
+        bidirectional=bidirectional,
+        random_state=1,
+    )
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((batch, 40, 12)).astype(np.float32)
+    lengths = rng.integers(1, 41, batch)
+    lengths[0] = 40
+    exact, _ = module(x, lengths, training=False)
+    approx, _ = module.freeze(precision)(x, lengths, training=False)
+    assert _relative_error(approx, exact) <= BOUND[precision]
+
+
+@pytest.mark.parametrize("precision", REDUCED)
+def test_larger_weights_stay_within_the_bound(precision):
+    # weights 3x torch's default scale: a state that saturates and a recurrence that amplifies
+    module = LSTM(16, 128, random_state=3)
+    module.load_state_dict({k: 3 * v for k, v in module.state_dict().items()})
+    x = np.random.default_rng(4).standard_normal((4, 60, 16)).astype(np.float32)
+    exact, _ = module(x, training=False)
+    approx, _ = module.freeze(precision)(x, training=False)
+    assert _relative_error(approx, exact) <= BOUND[precision]
+
+
+def _quantize_rows(a: np.ndarray):
+    """numpy model of the kernel's dynamic quantization of each row of a float32 matrix."""
+    lo = np.minimum(a.min(axis=1), 0).astype(np.float32)
+    hi = np.maximum(a.max(axis=1), 0).astype(np.float32)
+    scale = np.where(hi > lo, (hi - lo) / np.float32(127), np.float32(1)).astype(np.float32)
+    inverse = (np.float32(1) / scale).astype(np.float32)
+    zero = np.clip(np.rint(-lo * inverse), 0, 127).astype(np.int64)
+    q = np.clip(np.rint(a * inverse[:, None]).astype(np.int64) + zero[:, None], 0, 127)
+    return q, scale, zero
+
+
+def _quantize_weights(w: np.ndarray):
+    largest = np.abs(w).max(axis=1)
+    scale = np.where(largest > 0, largest / np.float32(127), np.float32(1)).astype(np.float32)
+    inverse = (np.float32(1) / scale).astype(np.float32)
+    return np.clip(np.rint(w * inverse[:, None]), -127, 127).astype(np.int64), scale
+
+
+def _int8_product(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """a @ w.T as the int8 kernel computes it."""
+    qa, scale_a, zero = _quantize_rows(a)
+    qw, scale_w = _quantize_weights(w)
+    sums = qa @ qw.T - zero[:, None] * qw.sum(axis=1)[None, :]
+    return sums.astype(np.float32) * (scale_a[:, None] * scale_w[None, :])
+
+
+def test_int8_step_is_torch_style_dynamic_quantization():
+    # One ReLU step from a given state: the output is the two quantized products plus the
+    # biases, which the numpy model computes the same way (up to float32 rounding of the sum).
+    module = RNN(20, 48, nonlinearity="relu", random_state=5)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((7, 1, 20)).astype(np.float32)
+    h0 = rng.uniform(-1, 1, (1, 7, 48)).astype(np.float32)
+    p = module.params
+    expected = np.maximum(
+        _int8_product(x[:, 0], p["weight_ih_l0"])
+        + p["bias_ih_l0"]
+        + _int8_product(h0[0], p["weight_hh_l0"])
+        + p["bias_hh_l0"],
+        0,
+    )
+    out, _ = module.freeze("int8")(x, hx=h0, training=False)
+    np.testing.assert_allclose(out[:, 0], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_bfloat16_step_rounds_the_weights_to_nearest_even():
+    module = RNN(20, 48, nonlinearity="relu", random_state=5)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((7, 1, 20)).astype(np.float32)
+
+    def to_bfloat16(w):
+        bits = w.astype(np.float32).view(np.uint32).astype(np.uint64)
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
+        return bits.astype(np.uint32).view(np.float32)
+
+    p = module.params
+    expected = np.maximum(
+        x[:, 0] @ to_bfloat16(p["weight_ih_l0"]).T + p["bias_ih_l0"] + p["bias_hh_l0"], 0
+    )
+    out, _ = module.freeze("bfloat16")(x, training=False)
+    np.testing.assert_allclose(out[:, 0], expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("precision", REDUCED)
+def test_a_sample_does_not_depend_on_its_batch(precision):
+    # per-sample activation scales: the same sequence gives the same bits alone or in a batch
+    module = GRU(10, 200, random_state=7).freeze(precision)
+    x = np.random.default_rng(8).standard_normal((9, 15, 10)).astype(np.float32)
+    together, _ = module(x, training=False)
+    for i in (0, 4, 8):
+        alone, _ = module(x[i : i + 1], training=False)
+        np.testing.assert_array_equal(alone[0], together[i])
+
+
+@pytest.mark.parametrize("precision", REDUCED)
+@pytest.mark.parametrize("split", ["rows", "columns"])
+def test_every_step_split_gives_the_same_bits(precision, split):
+    module = LSTM(10, 256, random_state=9).freeze(precision)
+    x = np.random.default_rng(10).standard_normal((3, 12, 10)).astype(np.float32)
+    auto, _ = module(x, training=False)
+    previous = cpu.set_step_split(split)
+    try:
+        forced, _ = module(x, training=False)
+    finally:
+        cpu.set_step_split(previous)
+    np.testing.assert_array_equal(forced, auto)
+
+
+@pytest.mark.parametrize("precision", REDUCED)
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_stream_steps_as_forward_does(precision, cell):
+    module = MODULES[cell](input_size=6, hidden_size=40, num_layers=2, random_state=11)
+    frozen = module.freeze(precision)
+    x = np.random.default_rng(12).standard_normal((2, 25, 6)).astype(np.float32)
+    expected, _ = frozen(x, training=False)
+    stream = frozen.stream(batch_size=2)
+    assert stream.precision == precision
+    stepped = np.stack([stream.step(x[:, t]) for t in range(25)], axis=1)
+    np.testing.assert_array_equal(stepped, expected)
+
+
+@pytest.mark.parametrize("precision", REDUCED)
+def test_pickle_save_and_load_keep_the_precision(precision, tmp_path):
+    frozen = LSTM(5, 24, random_state=13).freeze(precision)
+    x = np.random.default_rng(14).standard_normal((3, 9, 5)).astype(np.float32)
+    expected, _ = frozen(x, training=False)
+    for copy in (pickle.loads(pickle.dumps(frozen)), _saved_and_loaded(frozen, tmp_path)):
+        assert copy.frozen and copy.precision == precision
+        np.testing.assert_array_equal(copy(x, training=False)[0], expected)
+
+
+def _saved_and_loaded(obj, tmp_path):
+    path = tmp_path / "model.rnnfast"
+    rnnfast.save(obj, path)
+    return rnnfast.load(path)
+
+
+def test_float_freeze_keeps_float_precision():
+    module = GRU(4, 16, random_state=0)
+    assert module.precision == "float"
+    assert module.freeze().precision == "float"
+    assert module.stream().precision == "float"
+
+
+def test_errors():
+    module = LSTM(4, 16, random_state=0)
+    for bad in ("float16", "INT8", None, 8):
+        with pytest.raises(ValueError, match="precision must be one of"):
+            module.freeze(bad)
+    with pytest.raises(ValueError, match="serves float32 modules only; this one is float64"):
+        LSTM(4, 16, dtype=np.float64).freeze("int8")
+    frozen = module.freeze("int8")
+    with pytest.raises(ValueError, match="frozen"):
+        frozen(np.zeros((1, 3, 4), np.float32))  # a training forward
+    with pytest.raises(ValueError, match="read-only"):
+        frozen.params["weight_hh_l0"][0, 0] = 1.0
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        cpu.pack_layer(
+            np.full((64, 4), np.nan, np.float32), np.zeros((64, 16), np.float32), 4, "int8"
+        )
+
+
+@pytest.mark.parametrize(
+    ("precision", "dtype", "match"),
+    [("int4", np.float32, "must be one of"), ("int8", np.float64, "float32 modules only")],
+)
+def test_a_hostile_file_cannot_claim_a_bad_precision(precision, dtype, match, tmp_path):
+    module = LSTM(3, 8, dtype=dtype, random_state=0)
+    module._precision = precision  # what a crafted file could hold
+    path = tmp_path / "bad.rnnfast"
+    rnnfast.save(module, path)
+    with pytest.raises((ModelFileError, ValueError), match=match):
+        rnnfast.load(path)
+
+
+_LEVEL_SCRIPT = """
+import json, sys
+import numpy as np
+from rnnfast.backends import cpu
+from rnnfast.nn import GRU
+module = GRU(33, 70, num_layers=2, random_state=15)
+x = np.random.default_rng(16).standard_normal((5, 20, 33)).astype(np.float32)
+out = {p: module.freeze(p)(x, training=False)[0].tolist() for p in ("bfloat16", "int8")}
+json.dump({"level": cpu.runtime_info()["cpu_level"], "out": out}, sys.stdout)
+"""
+
+
+def _run_at_level(level: str | None) -> dict:
+    env = dict(os.environ)
+    env.pop("RNNFAST_CPU_LEVEL", None)
+    if level:
+        env["RNNFAST_CPU_LEVEL"] = level
+    result = subprocess.run(
+        [sys.executable, "-c", _LEVEL_SCRIPT], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_portable_kernels_agree_with_this_cpus():
+    # The baseline level compiles the portable int8 kernel (scalar int32 sums) and 16-byte
+    # bf16 widening; whatever level this CPU runs must agree with it. The integer sums are
+    # identical; the gate math may round differently between levels (as at float32).
+    portable = _run_at_level("baseline")
+    best = _run_at_level(None)
+    assert portable["level"] == "baseline"
+    if best["level"] == "baseline":
+        pytest.skip("this CPU runs only the baseline level: nothing to compare it with")
+    for precision in REDUCED:
+        np.testing.assert_allclose(
+            np.array(portable["out"][precision]), np.array(best["out"][precision]), atol=2e-6
+        )
+
+
+def test_show_config_names_the_int8_kernel():
+    info = cpu.runtime_info()
+    expected = "portable" if info["cpu_level"] == "baseline" else "avx2"
+    assert info["int8_kernel"].startswith(expected)
+
+
+# ------------------------------------------------------------------------------- estimators
+@pytest.mark.parametrize("precision", REDUCED)
+def test_estimator_serves_in_reduced_precision_and_saves_so(precision, tmp_path):
+    from test_frozen_estimators import RAGGED, _fitted
+
+    est, _ = _fitted("classifier")
+    served = est.freeze(precision)
+    assert served.network_.recurrent.precision == precision
+    assert est.network_.recurrent.precision == "float"
+    expected = served.predict_proba(RAGGED)
+    np.testing.assert_allclose(expected, est.predict_proba(RAGGED), atol=0.05)
+    loaded = _saved_and_loaded(served, tmp_path)
+    assert loaded.network_.recurrent.precision == precision
+    np.testing.assert_array_equal(loaded.predict_proba(RAGGED), expected)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        est.freeze("fp8")
+
+
+def test_japanese_vowels_predictions_agree_with_float32():
+    # The example's configuration for the set at a tenth of its epochs (97.8% on the test
+    # split): the issue's bar is agreement with float32 on >= 99% of the 370 test samples.
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+    import classification
+
+    params = dict(classification.CONFIGS["japanese_vowels"][1], max_epochs=6)
+    pipeline = classification.make_model(params, seed=0, members=1)
+    data = rnnfast.datasets.load_japanese_vowels()
+    pipeline.fit(data.X_train, data.y_train)
+    scaler, model = pipeline[0], pipeline[-1]
+    X = scaler.transform(data.X_test)
+    expected = model.predict(X)
+    assert np.mean(expected == data.y_test) > 0.95
+    for precision in REDUCED:
+        agreement = np.mean(model.freeze(precision).predict(X) == expected)
+        assert agreement >= 0.99, (precision, agreement)
+
+
+@pytest.mark.slow
+def test_char_lm_bits_per_char_within_one_percent():
+    # examples/text_generation.py's model on its quick corpus, 8 epochs (3.86 bits per char)
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+    import text_generation as example
+
+    train, held_out = example.corpus(quick=True)
+    model = rnnfast.CharRNN(
+        hidden_size=example.HIDDEN,
+        seq_length=example.SEQ_LENGTH,
+        batch_size=example.BATCH,
+        learning_rate=example.LEARNING_RATE,
+        max_epochs=8,
+        random_state=0,
+    ).fit(train)
+    exact = model.bits_per_char(held_out)
+    assert exact < 4.2
+    for precision in REDUCED:
+        served = model.freeze(precision).bits_per_char(held_out)
+        assert abs(served / exact - 1) <= 0.01, (precision, served, exact)
+
+
+@pytest.mark.parametrize("precision", REDUCED)
+def test_exporters_refuse_a_reduced_precision_copy(precision, tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from test_frozen_estimators import _fitted
+
+    from rnnfast.interop import to_torch
+    from rnnfast.onnx import export
+
+    est, _ = _fitted("classifier")
+    served = est.freeze(precision)
+    for obj in (served, served.network_, served.network_.recurrent):
+        with pytest.raises(ValueError, match=f"serves in {precision}: export the float32"):
+            to_torch(obj)
+        with pytest.raises(ValueError, match=f"serves in {precision}: export the float32"):
+            export(obj, tmp_path / "model.onnx")
+    to_torch(est)  # the float one it was frozen from exports as before
