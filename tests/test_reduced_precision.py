@@ -14,6 +14,7 @@ import os
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,9 @@ import rnnfast
 from rnnfast.backends import cpu
 from rnnfast.nn import GRU, LSTM, RNN
 from rnnfast.persistence import ModelFileError
+
+# the examples' configurations (examples/classification.py, examples/text_generation.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 REDUCED = ("bfloat16", "int8")
 # Relative error of the output (Frobenius) against float32, the issue's bounds.
@@ -294,7 +298,6 @@ def test_estimator_serves_in_reduced_precision_and_saves_so(precision, tmp_path)
 def test_japanese_vowels_predictions_agree_with_float32():
     # The example's configuration for the set at a tenth of its epochs (97.8% on the test
     # split): the issue's bar is agreement with float32 on >= 99% of the 370 test samples.
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
     import classification
 
     params = dict(classification.CONFIGS["japanese_vowels"][1], max_epochs=6)
@@ -313,7 +316,6 @@ def test_japanese_vowels_predictions_agree_with_float32():
 @pytest.mark.slow
 def test_char_lm_bits_per_char_within_one_percent():
     # examples/text_generation.py's model on its quick corpus, 8 epochs (3.86 bits per char)
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
     import text_generation as example
 
     train, held_out = example.corpus(quick=True)
@@ -344,8 +346,35 @@ def test_exporters_refuse_a_reduced_precision_copy(precision, tmp_path):
     est, _ = _fitted("classifier")
     served = est.freeze(precision)
     for obj in (served, served.network_, served.network_.recurrent):
-        with pytest.raises(ValueError, match=f"serves in {precision}: export the float32"):
-            to_torch(obj)
+        if precision == "bfloat16":
+            with pytest.raises(ValueError, match="no bfloat16 equivalent of this GRU"):
+                to_torch(obj)
         with pytest.raises(ValueError, match=f"serves in {precision}: export the float32"):
             export(obj, tmp_path / "model.onnx")
+    with pytest.raises(ValueError, match="no int8 equivalent of this RNN"):
+        to_torch(RNN(3, 8).freeze("int8"))
     to_torch(est)  # the float one it was frozen from exports as before
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_to_torch_gives_torchs_dynamic_quantization(cell):
+    torch = pytest.importorskip("torch")
+    from test_frozen_estimators import X, _fitted
+
+    from rnnfast.interop import to_torch
+
+    served = MODULES[cell](input_size=12, hidden_size=64, num_layers=2, random_state=17)
+    served = served.freeze("int8")
+    twin = to_torch(served)
+    assert "quantized" in type(twin).__module__
+    x = np.random.default_rng(18).standard_normal((5, 30, 12)).astype(np.float32)
+    ours, _ = served(x, training=False)
+    with torch.no_grad():
+        theirs = twin(torch.from_numpy(x))[0].numpy()
+    assert _relative_error(theirs, ours) <= 3e-2
+
+    est, _ = _fitted("classifier")  # a GRU network
+    quantized = est.freeze("int8")
+    with torch.no_grad():
+        proba = to_torch(quantized).eval()(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(proba, quantized.predict_proba(X), atol=0.05)

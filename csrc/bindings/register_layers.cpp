@@ -176,10 +176,12 @@ py::tuple backward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh
   return py::make_tuple(dh0, dc0 ? py::object(*dc0) : py::none());
 }
 
-// <cell>_forward for one kind of packs (the overloads differ in `packed`'s class only).
+// <cell>_forward<suffix> for one kind of packs. The reduced precisions get functions of their
+// own rather than overloads: pybind11 tries overloads in turn, and a call that reached the
+// third (int8) spent ~0.5 ms failing the first two.
 template <class Cell, typename T, class Weights>
-void register_forward(py::module_& m, const std::string& name) {
-  m.def((name + "_forward").c_str(), &forward<Cell, T, Weights>, py::arg("x").noconvert(),
+void register_forward(py::module_& m, const std::string& name, const char* suffix = "") {
+  m.def((name + "_forward" + suffix).c_str(), &forward<Cell, T, Weights>, py::arg("x").noconvert(),
         py::arg("w_ih").noconvert(), py::arg("w_hh").noconvert(), py::arg("b_ih").noconvert(),
         py::arg("b_hh").noconvert(), py::arg("h0").noconvert(), py::arg("c0").noconvert(),
         py::arg("lengths").noconvert(), py::arg("reverse"), py::arg("training"),
@@ -193,9 +195,9 @@ void register_forward(py::module_& m, const std::string& name) {
 template <class Cell, typename T>
 void register_cell_dtype(py::module_& m, const std::string& name) {
   register_forward<Cell, T, PackedWeights<T>>(m, name);
-  if constexpr (std::is_same_v<T, float>) {  // reduced-precision packs, after: None is float's
-    register_forward<Cell, T, BFloat16Weights>(m, name);
-    register_forward<Cell, T, Int8Weights>(m, name);
+  if constexpr (std::is_same_v<T, float>) {
+    register_forward<Cell, T, BFloat16Weights>(m, name, "_bfloat16");
+    register_forward<Cell, T, Int8Weights>(m, name, "_int8");
   }
   m.def((name + "_backward").c_str(), &backward<Cell, T>, py::arg("x").noconvert(),
         py::arg("w_ih").noconvert(), py::arg("w_hh").noconvert(), py::arg("b_ih").noconvert(),

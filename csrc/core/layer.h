@@ -87,6 +87,13 @@ struct BatchSlice {
 template <typename T, class Weights>
 void project_inputs(const Weights& w, int64_t rows, const T* x, int I, T* out, int ld) {
   constexpr int64_t kRowGrain = 64;
+  // Below this many products the call is shorter than waking the other threads (a streaming
+  // step of a small layer, a one-step call): it runs on the calling thread.
+  constexpr int64_t kMinParallelProducts = int64_t(1) << 17;
+  if (rows * I * int64_t(w.panels()) * Weights::kWidth < kMinParallelProducts) {
+    w.multiply(int(rows), x, I, out, ld, /*accumulate=*/false);
+    return;
+  }
   if (block_count(rows, kRowGrain) >= openmp_max_threads()) {
     parallel_blocks(rows, kRowGrain, [&](int64_t r0, int64_t r1) {
       w.multiply(int(r1 - r0), x + r0 * I, I, out + r0 * ld, ld, /*accumulate=*/false);

@@ -19,9 +19,11 @@ Stream32 = _core.Stream32
 Stream64 = _core.Stream64
 
 
-def layer_forward(cell: str, *args, **kwargs):
-    """``<cell>_forward`` of the extension; returns ``(h_n, c_n, cache)``."""
-    return getattr(_core, f"{cell}_forward")(*args, **kwargs)
+def layer_forward(cell: str, *args, precision: str = "float", **kwargs):
+    """``<cell>_forward`` of the extension (``<cell>_forward_<precision>`` for packs in a
+    reduced precision, made by ``pack_layer(..., precision)``); returns ``(h_n, c_n, cache)``."""
+    suffix = "" if precision == "float" else f"_{precision}"
+    return getattr(_core, f"{cell}_forward{suffix}")(*args, **kwargs)
 
 
 def pack_layer(w_ih, w_hh, gates: int, precision: str = "float"):

@@ -28,6 +28,10 @@ def to_torch(obj):
     -------
     torch.nn.Module
         - a recurrent stack becomes ``torch.nn.RNN/LSTM/GRU(batch_first=True)`` in the same dtype;
+          an LSTM or GRU frozen with ``precision="int8"`` becomes torch's dynamic-quantized
+          module (``torch.ao.quantization.quantize_dynamic``), the same scheme except that
+          torch scales the activations per step for the whole batch (outputs agree to about
+          2e-2 relative); ``"bfloat16"`` copies and int8 vanilla RNNs raise ValueError;
         - ``Linear`` becomes ``torch.nn.Linear``;
         - ``SequenceNetwork`` becomes ``TorchSequenceNetwork`` and ``SequenceAutoencoder``
           ``TorchSequenceAutoencoder``; both are called ``module(x, lengths=None)``;
@@ -212,7 +216,10 @@ def _torch_embedding(torch, embedding: nn.Embedding):
 
 
 def _torch_recurrent(torch, stack: nn.RecurrentStack):
-    refuse_reduced_precision(stack, "to_torch")
+    # torch's dynamic quantization (quantize_dynamic) is the same scheme as freeze("int8")
+    # for LSTM and GRU; it has no vanilla RNN, and nothing like bf16 weights with float math
+    dynamic_int8 = isinstance(stack, (nn.LSTM, nn.GRU))
+    refuse_reduced_precision(stack, "to_torch", supported=("int8",) if dynamic_int8 else ())
     kwargs = dict(
         num_layers=stack.num_layers,
         bidirectional=stack.bidirectional,
@@ -226,7 +233,22 @@ def _torch_recurrent(torch, stack: nn.RecurrentStack):
         stack.input_size, stack.hidden_size, **kwargs
     )
     _load(torch, module, stack.params)
+    if stack.precision == "int8":
+        return _quantized_dynamic(torch, module)
     return module
+
+
+def _quantized_dynamic(torch, module):
+    """``module`` (an LSTM or GRU) through torch's dynamic int8 quantization."""
+    import warnings
+
+    # quantize_dynamic swaps a model's submodules, never the model itself, hence the container
+    with warnings.catch_warnings():  # torch.ao.quantization's deprecation notices
+        warnings.simplefilter("ignore")
+        container = torch.ao.quantization.quantize_dynamic(
+            torch.nn.Sequential(module), {type(module)}, dtype=torch.qint8
+        )
+    return container[0]
 
 
 def _load(torch, module, params: dict) -> None:

@@ -366,6 +366,7 @@ class RecurrentStack(StateDictMixin, SaveMixin):
                     y_col=direction * self.hidden_size,
                     y_batch_first=top,
                     packed=None if self._packed is None else self._packed[s],
+                    precision=self._precision,
                 )
                 h_n[s] = h_last
                 if c_n is not None:
