@@ -74,6 +74,11 @@ def test_a_long_cpp_call_stops_soon_after_ctrl_c(split):
         from rnnfast import nn
         from rnnfast.backends import cpu
 
+        # A shell that starts a job in the background without job control (`cmd &` in a
+        # script) starts it with SIGINT ignored, and Python then keeps ignoring it: a
+        # Ctrl-C would never arrive. Restore Python's handler, which a terminal gives.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
         rnnfast.set_num_threads(2)
         cpu.set_step_split("{split}")
 
