@@ -19,11 +19,15 @@ Stream32 = _core.Stream32
 Stream64 = _core.Stream64
 
 
-def layer_forward(cell: str, *args, precision: str = "float", **kwargs):
-    """``<cell>_forward`` of the extension (``<cell>_forward_<precision>`` for packs in a
-    reduced precision, made by ``pack_layer(..., precision)``); returns ``(h_n, c_n, cache)``."""
-    suffix = "" if precision == "float" else f"_{precision}"
-    return getattr(_core, f"{cell}_forward{suffix}")(*args, **kwargs)
+# The extension's forward for each kind of reduced-precision pack (pack_layer(..., precision)).
+_REDUCED_FORWARD = {_core.PackedLayerBFloat16: "_bfloat16", _core.PackedLayerInt8: "_int8"}
+
+
+def layer_forward(cell: str, *args, packed=None, **kwargs):
+    """``<cell>_forward`` of the extension, or ``<cell>_forward_<precision>`` when ``packed``
+    holds reduced-precision packs (the pack says which); returns ``(h_n, c_n, cache)``."""
+    suffix = _REDUCED_FORWARD.get(type(packed), "")
+    return getattr(_core, f"{cell}_forward{suffix}")(*args, packed=packed, **kwargs)
 
 
 def pack_layer(w_ih, w_hh, gates: int, precision: str = "float"):

@@ -147,7 +147,7 @@ class RecurrentStack(StateDictMixin, SaveMixin):
     _cache_width: int  # cache row width per step in units of hidden_size (the cell's kCacheWidth)
     _has_cell_state: bool = False
     # a frozen module's packed weights, per layer and direction (see freeze); None: not frozen.
-    # rnnfast.save leaves them out: the file holds an ordinary module.
+    # rnnfast.save leaves them out (a reduced-precision module is packed again on loading).
     _packed: list | None = None
     _unsaved_attributes = frozenset({"_packed"})
     # the precision a frozen module's packs hold (see freeze); saved, so that a reduced-precision
@@ -366,7 +366,6 @@ class RecurrentStack(StateDictMixin, SaveMixin):
                     y_col=direction * self.hidden_size,
                     y_batch_first=top,
                     packed=None if self._packed is None else self._packed[s],
-                    precision=self._precision,
                 )
                 h_n[s] = h_last
                 if c_n is not None:
