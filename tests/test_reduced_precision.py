@@ -9,6 +9,7 @@ subprocess and must give the integer sums the AVX2 one gives.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -334,26 +335,119 @@ def test_char_lm_bits_per_char_within_one_percent():
         assert abs(served / exact - 1) <= 0.01, (precision, served, exact)
 
 
-@pytest.mark.parametrize("precision", REDUCED)
-def test_exporters_refuse_a_reduced_precision_copy(precision, tmp_path):
+def test_to_torch_refuses_what_torch_has_no_equivalent_of():
     pytest.importorskip("torch")
-    pytest.importorskip("onnx")
     from test_frozen_estimators import _fitted
 
     from rnnfast.interop import to_torch
-    from rnnfast.onnx import export
 
-    est, _ = _fitted("classifier")
-    served = est.freeze(precision)
+    est, _ = _fitted("classifier")  # a GRU network
+    served = est.freeze("bfloat16")
     for obj in (served, served.network_, served.network_.recurrent):
-        if precision == "bfloat16":
-            with pytest.raises(ValueError, match="no bfloat16 equivalent of this GRU"):
-                to_torch(obj)
-        with pytest.raises(ValueError, match=f"serves in {precision}: export the float32"):
-            export(obj, tmp_path / "model.onnx")
+        with pytest.raises(ValueError, match="no bfloat16 equivalent of this GRU"):
+            to_torch(obj)
     with pytest.raises(ValueError, match="no int8 equivalent of this RNN"):
         to_torch(RNN(3, 8).freeze("int8"))
     to_torch(est)  # the float one it was frozen from exports as before
+
+
+def test_the_exporters_quantization_is_the_kernels():
+    # what rnnfast.onnx writes into a file is what the packs multiply (the numpy models above
+    # are checked against the kernels' outputs)
+    w = np.random.default_rng(30).standard_normal((37, 29)).astype(np.float32)
+    w[3] = 0  # a row of zeros: scale 1
+    q, scale = cpu.quantize_rows_int8(w)
+    expected_q, expected_scale = _quantize_weights(w)
+    assert q.dtype == np.int8 and scale.dtype == np.float32
+    np.testing.assert_array_equal(q, expected_q)
+    np.testing.assert_array_equal(scale, expected_scale)
+    bits = cpu.bfloat16_bits(w)
+    assert bits.dtype == np.uint16 and bits.shape == w.shape
+    expected_bits = w.view(np.uint32).astype(np.uint64)
+    expected_bits = (expected_bits + 0x7FFF + ((expected_bits >> 16) & 1)) >> 16
+    np.testing.assert_array_equal(bits, expected_bits.astype(np.uint16))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        cpu.quantize_rows_int8(np.full((2, 3), np.nan, np.float32))
+    with pytest.raises(TypeError):
+        cpu.bfloat16_bits(w.astype(np.float64))
+
+
+def _onnx_outputs(obj, x, lengths=None):
+    pytest.importorskip("onnxruntime")
+    from test_onnx import run_onnx
+
+    return run_onnx(obj, x, lengths)
+
+
+@pytest.mark.parametrize("precision", REDUCED)
+@pytest.mark.parametrize("cell", list(MODULES))
+def test_onnx_export_serves_in_the_modules_precision(precision, cell, tmp_path):
+    module = MODULES[cell](
+        input_size=6, hidden_size=40, num_layers=2, bidirectional=True, random_state=31
+    )
+    served = module.freeze(precision)
+    x = np.random.default_rng(32).standard_normal((4, 9, 6)).astype(np.float32)
+    lengths = np.array([9, 3, 1, 6])
+    got = _onnx_outputs(served, x, lengths)
+    output, state = served(x, lengths, training=False)
+    h_n = state[0] if cell == "lstm" else state
+    if precision == "bfloat16":  # the same weights, float32 math: equal but for sum order
+        np.testing.assert_allclose(got["output"], output, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got["h_n"], h_n, rtol=1e-4, atol=1e-5)
+    elif cell == "lstm":  # onnxruntime's DynamicQuantizeLSTM: activations quantized per tensor
+        assert _relative_error(got["output"], output) <= BOUND["int8"]
+        assert _relative_error(got["c_n"], state[1]) <= BOUND["int8"]
+    else:  # rnnfast's int8 weights dequantized into the float operator: float activations
+        dequantized = MODULES[cell](
+            input_size=6, hidden_size=40, num_layers=2, bidirectional=True, random_state=31
+        )
+        for name, value in module.params.items():
+            if name.startswith("weight"):
+                q, scale = _quantize_weights(value)
+                dequantized.params[name][...] = q.astype(np.float32) * scale[:, None]
+        exact, _ = dequantized(x, lengths, training=False)
+        np.testing.assert_allclose(got["output"], exact, rtol=1e-4, atol=1e-5)
+        assert _relative_error(got["output"], output) <= BOUND["int8"]
+    assert _relative_error(got["output"], module(x, lengths, training=False)[0]) <= BOUND[precision]
+
+    import onnx
+
+    from rnnfast.onnx import export
+
+    model = export(served, tmp_path / "served.onnx")
+    # the file holds the reduced weights, not float32 copies: its float32 numbers are the
+    # biases and (int8) a scale per weight row
+    floats = sum(
+        int(np.prod(t.dims))
+        for t in model.graph.initializer
+        if t.data_type == onnx.TensorProto.FLOAT
+    )
+    biases = sum(v.size for k, v in module.params.items() if k.startswith("bias"))
+    rows = sum(v.shape[0] for k, v in module.params.items() if k.startswith("weight"))
+    assert floats == biases + (rows if precision == "int8" else 0)
+    export(module, tmp_path / "float.onnx")
+    ratio = (tmp_path / "served.onnx").stat().st_size / (tmp_path / "float.onnx").stat().st_size
+    assert ratio < {"bfloat16": 0.6, "int8": 0.35}[precision]
+    if cell == "lstm" and precision == "int8":
+        assert [n.op_type for n in model.graph.node].count("DynamicQuantizeLSTM") == 2
+    else:
+        assert all(n.domain in ("", "ai.onnx") for n in model.graph.node)
+
+
+@pytest.mark.parametrize("precision", REDUCED)
+def test_onnx_export_of_a_reduced_precision_estimator(precision):
+    from test_frozen_estimators import X, _fitted
+
+    est, _ = _fitted("classifier")
+    served = est.freeze(precision)
+    got = _onnx_outputs(served, X)
+    np.testing.assert_allclose(got["probabilities"], served.predict_proba(X), atol=0.02)
+    if precision == "bfloat16":
+        assert got["label"].tolist() == served.predict(X).tolist()
+    from rnnfast.onnx import export
+
+    with pytest.raises(ValueError, match="exports as a float32 graph only"):
+        export(served, io.BytesIO(), dtype=np.float64)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

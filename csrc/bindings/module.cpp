@@ -11,6 +11,7 @@ void register_layers(pybind11::module_& m);
 void register_config(pybind11::module_& m);
 void register_stream(pybind11::module_& m);
 void register_ctc(pybind11::module_& m);
+void register_quantize(pybind11::module_& m);
 
 // Asked by the core's long loops every few hundred steps: runs Python's signal handlers, so a
 // Ctrl-C becomes a KeyboardInterrupt (already set as the Python error when this says true).
@@ -30,6 +31,7 @@ PYBIND11_MODULE(RNNFAST_MODULE_NAME, m) {
   rnnfast::bindings::register_config(m);
   rnnfast::bindings::register_stream(m);
   rnnfast::bindings::register_ctc(m);
+  rnnfast::bindings::register_quantize(m);
   m.attr("cpu_level") = RNNFAST_CPU_LEVEL;  // the level these kernels were compiled for
   // OpenMP splits our work into blocks that each call BLAS; BLAS threads of its own would
   // compete with them for the same cores. This is our private OpenBLAS, not numpy's.

@@ -110,6 +110,20 @@ inline QuantizedRow quantize_row(const float* a, int K, int quads, uint8_t* q) {
   return {scale, zero};
 }
 
+// One row of W quantized symmetrically: q[k] = clamp(rint(w[k] / scale), -127, 127) with
+// scale = max |w| / 127 (1 for a row of zeros); returns the scale. The packer and the
+// exporters (through the bindings) share it, so an exported model holds exactly the integers
+// rnnfast multiplies.
+inline float quantize_weight_row(const float* w, int K, int8_t* q) {
+  float largest = 0.0f;
+  for (int k = 0; k < K; ++k) largest = std::max(largest, std::fabs(w[k]));
+  const float scale = largest > 0.0f ? largest / 127.0f : 1.0f;
+  const float inverse = 1.0f / scale;
+  for (int k = 0; k < K; ++k)
+    q[k] = int8_t(std::clamp(int32_t(std::nearbyint(w[k] * inverse)), -127, 127));
+  return scale;
+}
+
 class Int8Weights {
  public:
   static constexpr int kWidth = 8;  // rows of W (columns of C) per panel
@@ -132,6 +146,7 @@ class Int8Weights {
   // scale is per row of W).
   void pack_panels(const float* W, bool w_is_nk, int p0, int p1) {
     if (!w_is_nk) throw std::invalid_argument("int8 weights are packed from [N, K] rows");
+    std::vector<int8_t> row(K_);
     for (int p = p0; p < p1; ++p) {
       const Span& span = spans_[p];
       int8_t* dst = panel(p);
@@ -142,15 +157,10 @@ class Int8Weights {
         scale = 0.0f;
         sum = 0;
         if (c >= span.width) continue;
-        const float* row = W + size_t(span.row + c) * K_;
-        float largest = 0.0f;
-        for (int k = 0; k < K_; ++k) largest = std::max(largest, std::fabs(row[k]));
-        scale = largest > 0.0f ? largest / 127.0f : 1.0f;
-        const float inverse = 1.0f / scale;
+        scale = quantize_weight_row(W + size_t(span.row + c) * K_, K_, row.data());
         for (int k = 0; k < K_; ++k) {
-          const int32_t q = std::clamp(int32_t(std::nearbyint(row[k] * inverse)), -127, 127);
-          dst[size_t(k / 4) * 32 + c * 4 + k % 4] = int8_t(q);
-          sum += q;
+          dst[size_t(k / 4) * 32 + c * 4 + k % 4] = row[k];
+          sum += row[k];
         }
       }
     }

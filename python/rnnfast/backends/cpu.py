@@ -41,6 +41,18 @@ def pack_layer(w_ih, w_hh, gates: int, precision: str = "float"):
     return getattr(_core, f"pack_layer_{precision}")(w_ih, w_hh, gates)
 
 
+def quantize_rows_int8(w):
+    """``(q int8 (rows, inputs), scale float32 (rows,))`` of a float32 matrix, exactly as the
+    int8 packs quantize its rows (``w ~= q * scale[:, None]``)."""
+    return _core.quantize_rows_int8(w)
+
+
+def bfloat16_bits(w):
+    """The bfloat16 bit patterns (uint16, same shape) of a float32 array, rounded as the
+    bfloat16 packs round it."""
+    return _core.bfloat16_bits(w)
+
+
 def layer_backward(cell: str, *args, **kwargs):
     """``<cell>_backward`` of the extension; returns ``(dh0, dc0)``, overwrites the cache."""
     return getattr(_core, f"{cell}_backward")(*args, **kwargs)

@@ -16,6 +16,11 @@ Conventions bridged here:
   ``direction="bidirectional"`` operator whose ``(time, 2, batch, hidden)`` output is
   reshaped to rnnfast's ``(time, batch, 2 * hidden)``.
 
+A reduced-precision module (``freeze(precision=...)``) is written with the weights it
+multiplies: bfloat16 tensors ``Cast`` to float32; for an int8 LSTM, onnxruntime's
+``com.microsoft.DynamicQuantizeLSTM``; for an int8 GRU or RNN, int8 tensors through
+``DequantizeLinear`` into the float operator (ONNX has no integer recurrent operator).
+
 ``onnx`` (and ``onnxruntime`` to run the result) come with ``pip install rnnfast[onnx]``.
 """
 
@@ -26,8 +31,8 @@ import os
 import numpy as np
 
 from rnnfast import nn
+from rnnfast.backends import cpu
 from rnnfast.data.sequences import LEVEL_SCALE_FLOOR
-from rnnfast.interop._checks import refuse_reduced_precision
 
 __all__ = ["DEFAULT_OPSET", "export"]
 
@@ -75,6 +80,13 @@ def export(obj, path, *, lengths: bool = True, dtype=np.float32, opset: int = DE
       ``label`` (each step's most probable column: 0 is the blank, ``k + 1`` is
       ``classes_[k]``); decoding stays in rnnfast;
     - regressor / forecaster: ``predictions`` (float64, shaped as ``predict`` returns them).
+
+    A reduced-precision module or estimator (``freeze(precision=...)``, float32 graphs only)
+    keeps its reduced weights in the file: bfloat16 ones ``Cast`` to float32 (outputs as
+    rnnfast's up to float32 sum order); int8 ones as onnxruntime's ``DynamicQuantizeLSTM``
+    for an LSTM (activations quantized per step and batch by onnxruntime: outputs within the
+    int8 error of rnnfast's) and through ``DequantizeLinear`` into the float ``GRU``/``RNN``
+    operators otherwise.
 
     Estimators that standardise their inputs (forecaster) do so inside the graph. Feed the
     padded 3-D array: a univariate ``(batch, time)`` input needs a trailing axis of 1. A
@@ -377,7 +389,10 @@ def _recurrent(graph, stack, x_time_major, seq_lens):
 
     Returns ``(output (time, batch, D*H), h_n (L*D, batch, H), c_n or None)``.
     """
-    refuse_reduced_precision(stack, "rnnfast.onnx.export")
+    if stack.precision != "float" and graph.np_dtype is not np.float32:
+        raise ValueError(
+            f"a {stack.precision} module exports as a float32 graph only (dtype=numpy.float32)"
+        )
     op = {nn.LSTM: "LSTM", nn.GRU: "GRU", nn.RNN: "RNN"}[type(stack)]
     attributes = {
         "hidden_size": stack.hidden_size,
@@ -391,14 +406,17 @@ def _recurrent(graph, stack, x_time_major, seq_lens):
     layer_input, finals, cells = x_time_major, [], []
     for layer in range(stack.num_layers):
         w, r, b = _onnx_weights(stack, layer, op)
-        inputs = [
-            layer_input,
-            graph.constant(w, graph.np_dtype),
-            graph.constant(r, graph.np_dtype),
-            graph.constant(b, graph.np_dtype),
-            seq_lens or "",
-        ]
-        outputs = graph.node(op, inputs, n_outputs=3 if op == "LSTM" else 2, **attributes)
+        if op == "LSTM" and stack.precision == "int8":
+            outputs = _dynamic_quantize_lstm(graph, layer_input, w, r, b, seq_lens, attributes)
+        else:
+            inputs = [
+                layer_input,
+                _weight(graph, w, stack.precision),
+                _weight(graph, r, stack.precision),
+                graph.constant(b, graph.np_dtype),
+                seq_lens or "",
+            ]
+            outputs = graph.node(op, inputs, n_outputs=3 if op == "LSTM" else 2, **attributes)
         y, h = outputs[0], outputs[1]
         finals.append(h)
         if op == "LSTM":
@@ -413,6 +431,56 @@ def _recurrent(graph, stack, x_time_major, seq_lens):
     if cells:
         c_n = cells[0] if len(cells) == 1 else graph.node("Concat", cells, axis=0)
     return layer_input, h_n, c_n
+
+
+def _weight(graph, array, precision: str):
+    """A recurrent operator's ``W`` or ``R`` ``(D, G*H, K)`` input as the module serves it.
+
+    ``"bfloat16"``: bfloat16 values Cast to float32: exactly the weights rnnfast multiplies,
+    so the runtime computes what rnnfast does, up to float32 summation order. ``"int8"``: the
+    int8 rows and their scales, dequantized (``DequantizeLinear``) into the float operator:
+    ONNX has no integer GRU or RNN operator, so the runtime applies rnnfast's int8 weights to
+    float activations.
+    """
+    if precision == "float":
+        return graph.constant(array, graph.np_dtype)
+    if precision == "bfloat16":
+        bits = graph.constant_bfloat16(cpu.bfloat16_bits(np.ascontiguousarray(array, np.float32)))
+        return graph.node("Cast", [bits], to=graph.onnx.TensorProto.FLOAT)
+    rows = np.ascontiguousarray(array.reshape(-1, array.shape[-1]), np.float32)
+    q, scale = cpu.quantize_rows_int8(rows)
+    weights = graph.node(
+        "DequantizeLinear", [graph.constant(q, np.int8), graph.constant(scale, np.float32)], axis=0
+    )
+    return graph.node("Reshape", [weights, graph.constant(np.array(array.shape), np.int64)])
+
+
+def _dynamic_quantize_lstm(graph, x, w, r, b, seq_lens, attributes):
+    """An int8 LSTM layer as onnxruntime's ``com.microsoft.DynamicQuantizeLSTM``: rnnfast's
+    int8 weights and per-row scales, each step's activations quantized by the runtime (per
+    tensor, where rnnfast's scales are per sample). Returns its ``[Y, Y_h, Y_c]``."""
+    quantized = []
+    for array in (w, r):  # ONNX (D, 4H, K) rows -> the operator's (D, K, 4H) and (D, 4H)
+        dirs, gates, k = array.shape
+        q, scale = cpu.quantize_rows_int8(np.ascontiguousarray(array.reshape(-1, k), np.float32))
+        quantized += [
+            graph.constant(q.reshape(dirs, gates, k).transpose(0, 2, 1), np.int8),
+            graph.constant(scale.reshape(dirs, gates), np.float32),
+            graph.constant(np.zeros((dirs, gates), np.int8), np.int8),
+        ]
+    q_w, scale_w, zero_w, q_r, scale_r, zero_r = quantized
+    inputs = [x, q_w, q_r, graph.constant(b, np.float32), seq_lens or "", "", "", ""]
+    inputs += [scale_w, zero_w, scale_r, zero_r]
+    dirs, hidden = w.shape[0], attributes["hidden_size"]
+    # onnx's shape inference does not know the com.microsoft operators: declare the outputs
+    return graph.node(
+        "DynamicQuantizeLSTM",
+        inputs,
+        n_outputs=3,
+        domain="com.microsoft",
+        output_shapes=[[None, dirs, None, hidden], [dirs, None, hidden], [dirs, None, hidden]],
+        **attributes,
+    )
 
 
 def _onnx_weights(stack, layer: int, op: str):
@@ -442,6 +510,7 @@ class _Graph:
         self.opset = opset
         self.float_type = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(np_dtype))
         self.nodes, self.initializers, self.inputs, self.outputs = [], [], [], []
+        self.value_info, self.domains = [], set()  # outputs declared by hand; custom domains
         self._count = 0
 
     def _name(self, stem: str) -> str:
@@ -463,6 +532,15 @@ class _Graph:
         self.initializers.append(tensor)
         return name
 
+    def constant_bfloat16(self, bits: np.ndarray) -> str:
+        """A bfloat16 initialiser from its uint16 bit patterns."""
+        name = self._name("const")
+        tensor = self.onnx.helper.make_tensor(
+            name, self.onnx.TensorProto.BFLOAT16, bits.shape, bits.tobytes(), raw=True
+        )
+        self.initializers.append(tensor)
+        return name
+
     def constant_labels(self, classes: np.ndarray) -> str:
         """Class labels as a tensor: int64, float64, bool or (for text labels) string."""
         classes = np.asarray(classes)
@@ -481,19 +559,39 @@ class _Graph:
             raise TypeError(f"cannot export class labels of dtype {classes.dtype}")
         return self.constant(classes, kind)
 
-    def node(self, op: str, inputs, n_outputs: int = 1, **attributes):
+    def node(
+        self, op: str, inputs, n_outputs: int = 1, domain=None, output_shapes=None, **attributes
+    ):
+        """Append an ``op`` node; returns its output name (a list of them for several). An
+        operator of a ``domain`` outside ONNX's declares its float32 ``output_shapes``
+        (``None`` for a dimension known only when it runs)."""
         outputs = [self._name(op.lower()) for _ in range(n_outputs)]
-        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), outputs, **attributes))
+        self.nodes.append(
+            self.onnx.helper.make_node(op, list(inputs), outputs, domain=domain, **attributes)
+        )
+        if domain is not None:
+            self.domains.add(domain)
+        for name, shape in zip(outputs, output_shapes or [None] * n_outputs, strict=True):
+            if shape is None:
+                continue
+            self.value_info.append(
+                self.onnx.helper.make_tensor_value_info(name, self.onnx.TensorProto.FLOAT, shape)
+            )
         return outputs[0] if n_outputs == 1 else outputs
 
     def model(self, opset: int, producer: str):
         helper = self.onnx.helper
         graph = helper.make_graph(
-            self.nodes, "rnnfast", self.inputs, self.outputs, initializer=self.initializers
+            self.nodes,
+            "rnnfast",
+            self.inputs,
+            self.outputs,
+            initializer=self.initializers,
+            value_info=self.value_info,
         )
-        model = helper.make_model(
-            graph, opset_imports=[helper.make_opsetid("", opset)], producer_name=producer
-        )
+        opsets = [helper.make_opsetid("", opset)]
+        opsets += [helper.make_opsetid(domain, 1) for domain in sorted(self.domains)]
+        model = helper.make_model(graph, opset_imports=opsets, producer_name=producer)
         model.ir_version = min(model.ir_version, 8)  # readable by older runtimes too
         return self.onnx.shape_inference.infer_shapes(model)
 
