@@ -245,13 +245,25 @@ json.dump({"level": cpu.runtime_info()["cpu_level"], "out": out}, sys.stdout)
 """
 
 
-def _run_at_level(level: str | None) -> dict:
+_ONE_STEP_SCRIPT = """
+import json, sys
+import numpy as np
+from rnnfast.backends import cpu
+from rnnfast.nn import RNN
+module = RNN(70, 90, nonlinearity="relu", random_state=21).freeze("int8")
+x = np.random.default_rng(22).standard_normal((9, 1, 70)).astype(np.float32)
+bits = module(x, training=False)[0].view(np.uint32).tolist()
+json.dump({"level": cpu.runtime_info()["cpu_level"], "out": bits}, sys.stdout)
+"""
+
+
+def _run_at_level(level: str | None, script: str = _LEVEL_SCRIPT) -> dict:
     env = dict(os.environ)
     env.pop("RNNFAST_CPU_LEVEL", None)
     if level:
         env["RNNFAST_CPU_LEVEL"] = level
     result = subprocess.run(
-        [sys.executable, "-c", _LEVEL_SCRIPT], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -272,10 +284,41 @@ def test_the_portable_kernels_agree_with_this_cpus():
         )
 
 
+def _cpu_has_vnni() -> bool | None:
+    """Whether the kernel says this CPU has AVX512-VNNI (None where it cannot be read)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    return " avx512_vnni" in flags
+
+
 def test_show_config_names_the_int8_kernel():
     info = cpu.runtime_info()
     expected = "portable" if info["cpu_level"] == "baseline" else "avx2"
+    if info["cpu_level"] == "avx512":
+        vnni = _cpu_has_vnni()
+        if vnni is None:
+            pytest.skip("no /proc/cpuinfo to tell whether this CPU has AVX512-VNNI")
+        expected = "avx512-vnni" if vnni else "avx2"
     assert info["int8_kernel"].startswith(expected)
+
+
+def test_every_int8_kernel_gives_the_same_integer_sums():
+    # One ReLU step from a zero state: the output is scale * integer sum + biases, rounded
+    # the same way everywhere, so the VNNI, AVX2 and portable kernels must agree bit for bit.
+    info = cpu.runtime_info()
+    levels = [
+        level
+        for level in ("baseline", "avx2", "avx512")
+        if level in info["cpu_levels_built"] and level in info["cpu_levels_supported"]
+    ]
+    outputs = {level: _run_at_level(level, _ONE_STEP_SCRIPT) for level in levels}
+    if len(outputs) < 2:
+        pytest.skip("this CPU runs only one level")
+    first = outputs[levels[0]]["out"]
+    for level in levels[1:]:
+        assert outputs[level]["out"] == first, level
 
 
 # ------------------------------------------------------------------------------- estimators

@@ -35,12 +35,29 @@
 
 namespace rnnfast {
 
-// Which int8 kernel this build's CPU level compiled (show_config reports it).
-#if defined(__AVX2__)
-constexpr const char* kInt8Kernel = "avx2 (vpmaddubsw, 32 products per instruction)";
-#else
-constexpr const char* kInt8Kernel = "portable (scalar int32 sums)";
+// The AVX-512 level also carries a kernel for CPUs with AVX512-VNNI (Cascade Lake, Ice Lake,
+// Sapphire Rapids, Zen 4 and later), chosen at run time: vpdpbusd does vpmaddubsw + vpmaddwd
+// + vpaddd in one instruction, on the same 7-bit activations (it would not saturate on 8
+// bits, but the integer sums stay those of every other kernel).
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+#define RNNFAST_INT8_VNNI 1
+inline bool cpu_has_vnni() {
+  static const bool has = __builtin_cpu_supports("avx512vnni");
+  return has;
+}
 #endif
+
+// Which int8 kernel runs (show_config reports it).
+inline const char* int8_kernel() {
+#if defined(RNNFAST_INT8_VNNI)
+  if (cpu_has_vnni()) return "avx512-vnni (vpdpbusd, 32 products per instruction)";
+#endif
+#if defined(__AVX2__)
+  return "avx2 (vpmaddubsw, 32 products per instruction)";
+#else
+  return "portable (scalar int32 sums)";
+#endif
+}
 
 // One row of A quantized: q[k] = clamp(rint(a[k] / scale) + zero, 0, 127), zero included in
 // the range so that a zero input is exact.
@@ -267,19 +284,16 @@ class Int8Weights {
     }
   }
 
-  // R rows of A (quantized, row_bytes apart) times P consecutive panels, into C.
-  template <int R, int P>
-  void tile(int p, const uint8_t* qa, size_t row_bytes, const QuantizedRow* qrows, float* C,
-            int ldc, bool accumulate) const {
-    alignas(32) int32_t sums[R][P][kWidth];
-    const int8_t* w[P];
-    for (int q = 0; q < P; ++q) w[q] = panel(p + q);
 #if defined(__AVX2__)
-    __m256i acc[R][P];
+  // acc[r][q] = the int32 sums of row r of A (quantized, row_bytes apart) times panel w[q],
+  // lane c holding W's row c: each quad of A is broadcast to the 8 lanes.
+  template <int R, int P>
+  static void dot_quads(__m256i (&acc)[R][P], const int8_t* const (&w)[P], const uint8_t* qa,
+                        size_t row_bytes, int quads) {
     for (int r = 0; r < R; ++r)
       for (int q = 0; q < P; ++q) acc[r][q] = _mm256_setzero_si256();
     const __m256i ones = _mm256_set1_epi16(1);
-    for (int k = 0; k < quads_; ++k) {
+    for (int k = 0; k < quads; ++k) {
       __m256i wk[P];
 #pragma GCC unroll 8
       for (int q = 0; q < P; ++q)
@@ -295,6 +309,56 @@ class Int8Weights {
               acc[r][q], _mm256_madd_epi16(_mm256_maddubs_epi16(a, wk[q]), ones));
       }
     }
+  }
+#endif
+
+#if defined(RNNFAST_INT8_VNNI)
+  // dot_quads with one vpdpbusd per product (compiled for AVX512-VNNI, called only where
+  // cpu_has_vnni()): the same integer sums.
+  template <int R, int P>
+  __attribute__((target("avx512vnni"))) static void dot_quads_vnni(
+      __m256i (&acc)[R][P], const int8_t* const (&w)[P], const uint8_t* qa, size_t row_bytes,
+      int quads) {
+    __m256i sums[R][P];
+    for (int r = 0; r < R; ++r)
+      for (int q = 0; q < P; ++q) sums[r][q] = _mm256_setzero_si256();
+    for (int k = 0; k < quads; ++k) {
+      __m256i wk[P];
+#pragma GCC unroll 8
+      for (int q = 0; q < P; ++q)
+        wk[q] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[q] + size_t(k) * 32));
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        int32_t quad;
+        std::memcpy(&quad, qa + r * row_bytes + size_t(k) * 4, 4);
+        const __m256i a = _mm256_set1_epi32(quad);
+#pragma GCC unroll 8
+        for (int q = 0; q < P; ++q) sums[r][q] = _mm256_dpbusd_epi32(sums[r][q], a, wk[q]);
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int q = 0; q < P; ++q) acc[r][q] = sums[r][q];
+  }
+#endif
+
+  // R rows of A (quantized, row_bytes apart) times P consecutive panels, into C.
+  template <int R, int P>
+  void tile(int p, const uint8_t* qa, size_t row_bytes, const QuantizedRow* qrows, float* C,
+            int ldc, bool accumulate) const {
+    alignas(32) int32_t sums[R][P][kWidth];
+    const int8_t* w[P];
+    for (int q = 0; q < P; ++q) w[q] = panel(p + q);
+#if defined(__AVX2__)
+    __m256i acc[R][P];
+#if defined(RNNFAST_INT8_VNNI)
+    if (cpu_has_vnni()) {
+      dot_quads_vnni<R, P>(acc, w, qa, row_bytes, quads_);
+    } else {
+      dot_quads<R, P>(acc, w, qa, row_bytes, quads_);
+    }
+#else
+    dot_quads<R, P>(acc, w, qa, row_bytes, quads_);
+#endif
     // Full panels are finished in registers: sums - zero * sum_w (exact: the true value fits
     // int32, so the wrapping arithmetic gives it), to float, times scale_a * scale_w.
     bool stored = false;

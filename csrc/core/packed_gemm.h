@@ -32,12 +32,21 @@ namespace rnnfast {
 // GFLOP/s on an AVX2 machine. The baseline (SSE, 16 registers of 16 bytes) keeps the 4 x 3
 // tile with 16-byte vectors: 32-byte ones are split in two by the compiler and spilled
 // (an LSTM ran 5.8x slower with them, measured).
+//
+// kFewRowsMaxPanels caps how many panels a tile shorter than kTileRows (a batch of 1 or 2)
+// spans; see few_rows. At AVX-512, 2 panels (8 accumulators per row, enough FMA chains) beat
+// the 6 that fill the registers: on an AMD Zen 4 core at batch 1, 6 panels ran an LSTM
+// H = 1024 step at 8.7 ms per 50 steps, 2 panels at 5.8 (GRU 1024: 7.95 -> 3.9; bfloat16
+// weights 8.5 -> 3.0) and below the AVX2 build's 7.2; batch 2 ran 2 panels as fast as 1 and
+// faster than 3. Each row of a wide tile streams its own panel, and more concurrent streams
+// than the prefetchers follow stall the loads. (The 6-panel tile was chosen on an Intel
+// Xeon and has not been re-measured there.) AVX2's 4-panel tile was not slower there.
 #if defined(__AVX512F__)
-constexpr int kVectorBytes = 64, kTileRows = 6, kTileVectors = 4;
+constexpr int kVectorBytes = 64, kTileRows = 6, kTileVectors = 4, kFewRowsMaxPanels = 2;
 #elif defined(__AVX__)
-constexpr int kVectorBytes = 32, kTileRows = 4, kTileVectors = 3;
+constexpr int kVectorBytes = 32, kTileRows = 4, kTileVectors = 3, kFewRowsMaxPanels = kTileRows;
 #else
-constexpr int kVectorBytes = 16, kTileRows = 4, kTileVectors = 3;
+constexpr int kVectorBytes = 16, kTileRows = 4, kTileVectors = 3, kFewRowsMaxPanels = kTileRows;
 #endif
 
 template <typename T>
@@ -269,15 +278,16 @@ class PackedWeights {
   }
 
   // rows < kRows: a tile of exactly that height, over as many panels at once as keeps the
-  // accumulators within a full tile's registers. At batch 1 a one-panel tile has kVectors
-  // accumulator chains, too few to hide the FMA latency, so it ran at half the rate the
-  // memory feeds; wider, each output is still one FMA chain over k in order.
+  // accumulators within a full tile's registers, and at most kFewRowsMaxPanels. At batch 1 a
+  // one-panel tile has kVectors accumulator chains, too few to hide the FMA latency, so it ran
+  // at half the rate the memory feeds; wider, each output is still one FMA chain over k in
+  // order, so the width changes no result.
   template <int R>
   void few_rows(int rows, int p0, int p1, int k0, int k1, const T* A, int lda, T* C, int ldc,
                 Start start) const {
     if constexpr (R >= 1) {
       if (rows != R) return few_rows<R - 1>(rows, p0, p1, k0, k1, A, lda, C, ldc, start);
-      constexpr int kPanels = std::max(1, kRows / R);
+      constexpr int kPanels = std::clamp(kRows / R, 1, kFewRowsMaxPanels);
       int p = p0;
       for (; p + kPanels <= p1; p += kPanels)
         tile<R, kPanels>(p, k0, k1, A, lda, C, ldc, start);
