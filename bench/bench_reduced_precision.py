@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"reduced-precision inference, T={STEPS}, I={INPUTS}, {args.threads} threads, median "
         f"of {rounds} turns per peer; cpu level {info['cpu_level']}, int8 kernel "
-        f"{info['int8_kernel']}"
+        f"{info['int8_kernel']}, bfloat16 kernel {info['bfloat16_kernel']}"
     )
     print(
         "ms per call; x f32: rnnfast float32 time / this time (speed-up); /torch: this time / "

@@ -119,6 +119,19 @@ def test_a_forced_level_the_cpu_lacks_fails_the_import_cleanly():
     assert "ValueError: RNNFAST_CPU_LEVEL" in done.stderr
 
 
+def test_disabling_an_unknown_cpu_feature_fails_the_import_naming_the_variable():
+    # The core ignores names it does not check for; a misspelt one would silently keep the
+    # instruction on, so the import refuses it.
+    env = dict(os.environ, RNNFAST_DISABLE_CPU_FEATURES="avx512_vnni")
+    done = subprocess.run(
+        [sys.executable, "-c", "import rnnfast"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert "ValueError: RNNFAST_DISABLE_CPU_FEATURES" in done.stderr
+    assert _dispatch.disabled_features("avx512bf16,avx512vnni") == ["avx512bf16", "avx512vnni"]
+    assert _dispatch.disabled_features("") == []
+
+
 def _core_file(level: str) -> Path:
     import importlib.util
 

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,22 +124,46 @@ def test_int8_step_is_torch_style_dynamic_quantization():
     np.testing.assert_allclose(out[:, 0], expected, rtol=1e-5, atol=1e-6)
 
 
-def test_bfloat16_step_rounds_the_weights_to_nearest_even():
+def _to_bfloat16(w):
+    """w rounded to bfloat16 (nearest, ties to even), as float32."""
+    bits = w.astype(np.float32).view(np.uint32).astype(np.uint64)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
+    return bits.astype(np.uint32).view(np.float32)
+
+
+def test_bfloat16_step_multiplies_inputs_and_weights_rounded_to_nearest_even():
+    # Both operands of every product are rounded to bf16: the products are then exact, and
+    # the sum of a zero state's step is the numpy one up to float32 summation order.
     module = RNN(20, 48, nonlinearity="relu", random_state=5)
     rng = np.random.default_rng(6)
     x = rng.standard_normal((7, 1, 20)).astype(np.float32)
-
-    def to_bfloat16(w):
-        bits = w.astype(np.float32).view(np.uint32).astype(np.uint64)
-        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
-        return bits.astype(np.uint32).view(np.float32)
-
     p = module.params
-    expected = np.maximum(
-        x[:, 0] @ to_bfloat16(p["weight_ih_l0"]).T + p["bias_ih_l0"] + p["bias_hh_l0"], 0
-    )
+    product = _to_bfloat16(x[:, 0]).astype(np.float64) @ _to_bfloat16(p["weight_ih_l0"]).T
+    expected = np.maximum(product + p["bias_ih_l0"] + p["bias_hh_l0"], 0)
     out, _ = module.freeze("bfloat16")(x, training=False)
     np.testing.assert_allclose(out[:, 0], expected, rtol=1e-5, atol=1e-6)
+    # Inputs that are not exact in bf16 (x itself) give another output: the rounding is real.
+    assert not np.allclose(
+        out[:, 0],
+        np.maximum(
+            x[:, 0] @ _to_bfloat16(p["weight_ih_l0"]).T + p["bias_ih_l0"] + p["bias_hh_l0"], 0
+        ),
+        rtol=1e-6,
+        atol=1e-7,
+    )
+
+
+def test_bfloat16_keeps_the_largest_finite_inputs_finite():
+    # 3.4e38 rounds past bf16's largest finite value: saturated, not infinite, so the
+    # products of opposite signs that meet it do not make a NaN.
+    module = GRU(6, 10, random_state=7)
+    x = np.zeros((2, 3, 6), np.float32)
+    x[0, 1, 2] = np.float32(3.4e38)
+    x[1, 1, 2] = np.float32(-3.4e38)
+    exact, _ = module(x, training=False)
+    served, _ = module.freeze("bfloat16")(x, training=False)
+    assert np.isfinite(exact).all() and np.isfinite(served).all()
+    assert _relative_error(served, exact) <= BOUND["bfloat16"]
 
 
 @pytest.mark.parametrize("precision", REDUCED)
@@ -250,18 +275,25 @@ import json, sys
 import numpy as np
 from rnnfast.backends import cpu
 from rnnfast.nn import RNN
-module = RNN(70, 90, nonlinearity="relu", random_state=21).freeze("int8")
-x = np.random.default_rng(22).standard_normal((9, 1, 70)).astype(np.float32)
-bits = module(x, training=False)[0].view(np.uint32).tolist()
-json.dump({"level": cpu.runtime_info()["cpu_level"], "out": bits}, sys.stdout)
+x = np.random.default_rng(22).standard_normal((9, 1, 71)).astype(np.float32)
+out = {}
+for precision in ("bfloat16", "int8"):
+    module = RNN(71, 90, nonlinearity="relu", random_state=21).freeze(precision)
+    out[precision] = module(x, training=False)[0].view(np.uint32).tolist()
+info = cpu.runtime_info()
+json.dump({"level": info["cpu_level"], "out": out,
+           "kernels": [info["int8_kernel"], info["bfloat16_kernel"]]}, sys.stdout)
 """
 
 
-def _run_at_level(level: str | None, script: str = _LEVEL_SCRIPT) -> dict:
+def _run_at_level(level: str | None, script: str = _LEVEL_SCRIPT, disable: str = "") -> dict:
     env = dict(os.environ)
     env.pop("RNNFAST_CPU_LEVEL", None)
+    env.pop("RNNFAST_DISABLE_CPU_FEATURES", None)
     if level:
         env["RNNFAST_CPU_LEVEL"] = level
+    if disable:
+        env["RNNFAST_DISABLE_CPU_FEATURES"] = disable
     result = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
     )
@@ -284,41 +316,79 @@ def test_the_portable_kernels_agree_with_this_cpus():
         )
 
 
-def _cpu_has_vnni() -> bool | None:
-    """Whether the kernel says this CPU has AVX512-VNNI (None where it cannot be read)."""
+def _cpu_has(flag: str) -> bool | None:
+    """Whether the kernel says this CPU has `flag` (None where it cannot be read)."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return None
-    return " avx512_vnni" in flags
+    disabled = os.environ.get("RNNFAST_DISABLE_CPU_FEATURES", "").split(",")
+    return f" {flag}" in flags and flag.replace("_", "") not in disabled
 
 
-def test_show_config_names_the_int8_kernel():
+def _cpu_vendor() -> str:
+    """The vendor the kernel reports, e.g. "GenuineIntel", "AuthenticAMD" ("" if unknown)."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    found = re.search(r"^vendor_id\s*:\s*(\S+)", cpuinfo, re.MULTILINE)
+    return found.group(1) if found else ""
+
+
+def test_show_config_names_the_kernels():
     info = cpu.runtime_info()
-    expected = "portable" if info["cpu_level"] == "baseline" else "avx2"
+    int8 = "portable" if info["cpu_level"] == "baseline" else "avx2"
+    vector_bits = {"baseline": 128, "avx2": 256, "avx512": 512}[info["cpu_level"]]
+    bf16 = f"bf16 widened to float32 in {vector_bits}-bit vectors"
     if info["cpu_level"] == "avx512":
-        vnni = _cpu_has_vnni()
+        vnni, bf16_instructions = _cpu_has("avx512_vnni"), _cpu_has("avx512_bf16")
         if vnni is None:
-            pytest.skip("no /proc/cpuinfo to tell whether this CPU has AVX512-VNNI")
-        expected = "avx512-vnni" if vnni else "avx2"
-    assert info["int8_kernel"].startswith(expected)
+            pytest.skip("no /proc/cpuinfo to tell whether this CPU has AVX512-VNNI and -BF16")
+        int8 = "avx512-vnni" if vnni else "avx2"
+        # vdpbf16ps only on AMD's CPUs: on Intel's it measured slower than widening
+        if bf16_instructions and _cpu_vendor() == "AuthenticAMD":
+            bf16 = "avx512-bf16"
+    assert info["int8_kernel"].startswith(int8)
+    assert info["bfloat16_kernel"].startswith(bf16)
 
 
-def test_every_int8_kernel_gives_the_same_integer_sums():
-    # One ReLU step from a zero state: the output is scale * integer sum + biases, rounded
-    # the same way everywhere, so the VNNI, AVX2 and portable kernels must agree bit for bit.
+def test_every_kernel_gives_the_same_bits():
+    # One ReLU step from a zero state: int8 gives scale * integer sum + biases, bf16 a sum of
+    # exact products in k order; rounded the same way everywhere, so every kernel (VNNI,
+    # AVX2, portable int8; vdpbf16ps, 512-, 256- and 128-bit widening bf16) must agree bit
+    # for bit. The AVX-512 level runs twice where the CPU has VNNI or BF16: with them and
+    # with them turned off (the kernels CPUs without them take; vdpbf16ps runs on AMD's).
     info = cpu.runtime_info()
-    levels = [
-        level
+    runs = {
+        level: _run_at_level(level, _ONE_STEP_SCRIPT)
         for level in ("baseline", "avx2", "avx512")
         if level in info["cpu_levels_built"] and level in info["cpu_levels_supported"]
+    }
+    if "avx512" in runs:
+        runs["avx512 without vnni, bf16"] = _run_at_level(
+            "avx512", _ONE_STEP_SCRIPT, disable="avx512vnni,avx512bf16"
+        )
+    kernels = {tuple(run["kernels"]) for run in runs.values()}
+    if len(kernels) < 2:
+        pytest.skip("this CPU runs only one set of kernels")
+    first = next(iter(runs.values()))["out"]
+    for name, run in runs.items():
+        for precision in REDUCED:
+            assert run["out"][precision] == first[precision], (name, precision)
+
+
+def test_disabling_a_feature_changes_the_kernel_named():
+    if not _cpu_has("avx512_vnni") or "avx512" not in cpu.runtime_info()["cpu_levels_supported"]:
+        pytest.skip("this CPU has no AVX512-VNNI to turn off")
+    int8_on, bf16_on = _run_at_level("avx512", _ONE_STEP_SCRIPT)["kernels"]
+    int8_off, bf16_off = _run_at_level("avx512", _ONE_STEP_SCRIPT, disable="avx512vnni,avx512bf16")[
+        "kernels"
     ]
-    outputs = {level: _run_at_level(level, _ONE_STEP_SCRIPT) for level in levels}
-    if len(outputs) < 2:
-        pytest.skip("this CPU runs only one level")
-    first = outputs[levels[0]]["out"]
-    for level in levels[1:]:
-        assert outputs[level]["out"] == first, level
+    assert int8_on.startswith("avx512-vnni") and int8_off.startswith("avx2")
+    if _cpu_has("avx512_bf16") and _cpu_vendor() == "AuthenticAMD":
+        assert bf16_on.startswith("avx512-bf16")
+    assert bf16_off.startswith("bf16 widened to float32 in 512")
 
 
 # ------------------------------------------------------------------------------- estimators
@@ -433,10 +503,20 @@ def test_onnx_export_serves_in_the_modules_precision(precision, cell, tmp_path):
     lengths = np.array([9, 3, 1, 6])
     got = _onnx_outputs(served, x, lengths)
     output, state = served(x, lengths, training=False)
-    h_n = state[0] if cell == "lstm" else state
-    if precision == "bfloat16":  # the same weights, float32 math: equal but for sum order
-        np.testing.assert_allclose(got["output"], output, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(got["h_n"], h_n, rtol=1e-4, atol=1e-5)
+    if precision == "bfloat16":
+        # The graph multiplies rnnfast's bf16 weights by float32 activations (the ONNX
+        # operators have no bf16 state): a float32 module with those weights, up to sum order.
+        rounded = MODULES[cell](
+            input_size=6, hidden_size=40, num_layers=2, bidirectional=True, random_state=31
+        )
+        for name, value in module.params.items():
+            if name.startswith("weight"):
+                rounded.params[name][...] = _to_bfloat16(value)
+        exact, exact_state = rounded(x, lengths, training=False)
+        exact_h_n = exact_state[0] if cell == "lstm" else exact_state
+        np.testing.assert_allclose(got["output"], exact, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got["h_n"], exact_h_n, rtol=1e-4, atol=1e-5)
+        assert _relative_error(got["output"], output) <= BOUND["bfloat16"]
     elif cell == "lstm":  # onnxruntime's DynamicQuantizeLSTM: activations quantized per tensor
         assert _relative_error(got["output"], output) <= BOUND["int8"]
         assert _relative_error(got["c_n"], state[1]) <= BOUND["int8"]

@@ -38,7 +38,7 @@ INSTRUMENTED_TESTS = [
             "test_output_within_the_bound_of_float32",
             "test_larger_weights_stay_within_the_bound",
             "test_int8_step_is_torch_style_dynamic_quantization",
-            "test_bfloat16_step_rounds_the_weights_to_nearest_even",
+            "test_bfloat16_step_multiplies_inputs_and_weights_rounded_to_nearest_even",
             "test_a_sample_does_not_depend_on_its_batch",
             "test_every_step_split_gives_the_same_bits",
             "test_stream_steps_as_forward_does",

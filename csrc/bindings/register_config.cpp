@@ -40,6 +40,7 @@ void register_config(py::module_& m) {
       "cached_workspace_bytes", [] { return WorkspacePool::instance().cached_bytes(); },
       "Bytes of the buffers kept across calls, not in use now.");
   m.attr("int8_kernel") = int8_kernel();
+  m.attr("bfloat16_kernel") = bfloat16_kernel();
   m.attr("vector_bytes") = kVectorBytes;
   m.def("step_split", [] { return step_split_override().load(); }, "The forced split (0: auto).");
 }

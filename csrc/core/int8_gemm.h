@@ -29,6 +29,7 @@
 #include <immintrin.h>
 #endif
 
+#include "cpu_features.h"
 #include "packed_gemm.h"
 #include "parallel.h"
 #include "workspace.h"
@@ -41,16 +42,12 @@ namespace rnnfast {
 // bits, but the integer sums stay those of every other kernel).
 #if defined(__AVX512F__) && defined(__AVX512VL__)
 #define RNNFAST_INT8_VNNI 1
-inline bool cpu_has_vnni() {
-  static const bool has = __builtin_cpu_supports("avx512vnni");
-  return has;
-}
 #endif
 
 // Which int8 kernel runs (show_config reports it).
 inline const char* int8_kernel() {
 #if defined(RNNFAST_INT8_VNNI)
-  if (cpu_has_vnni()) return "avx512-vnni (vpdpbusd, 32 products per instruction)";
+  if (cpu_has_avx512vnni()) return "avx512-vnni (vpdpbusd, 32 products per instruction)";
 #endif
 #if defined(__AVX2__)
   return "avx2 (vpmaddubsw, 32 products per instruction)";
@@ -331,7 +328,8 @@ class Int8Weights {
     }
   };
 
-  // dot_quads with MaddVnni, compiled for AVX512-VNNI and called only where cpu_has_vnni().
+  // dot_quads with MaddVnni, compiled for AVX512-VNNI and called only where
+  // cpu_has_avx512vnni().
   // flatten inlines the loop and its steps here, where the VNNI target allows them (a step
   // called from code compiled without it would stay a function call).
   template <int R, int P>
@@ -352,7 +350,7 @@ class Int8Weights {
 #if defined(__AVX2__)
     __m256i acc[R][P];
 #if defined(RNNFAST_INT8_VNNI)
-    if (cpu_has_vnni()) {
+    if (cpu_has_avx512vnni()) {
       dot_quads_vnni<R, P>(acc, w, qa, row_bytes, quads_);
     } else {
       dot_quads<MaddAvx2, R, P>(acc, w, qa, row_bytes, quads_);

@@ -13,13 +13,19 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <type_traits>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "bfloat16.h"
 #include "blas.h"
+#include "cpu_features.h"
 #include "parallel.h"
 #include "workspace.h"
 
@@ -66,52 +72,175 @@ struct RowBlock {
   int row, rows, column;
 };
 
-// How a panel stores W: as T itself, or (T = float) as bfloat16, widened to float32 vectors
-// as the kernel loads them. Everything else, the tile and its order of FMAs, is shared.
-//   kVectors: vectors of C per row of a tile. slot(c): where column c of a panel's k-row sits.
-//   load(row, out): the k-row's kVectors vectors, as T.
+// The AVX-512 level also carries a bf16 kernel for CPUs with AVX512-BF16 (Cooper Lake,
+// Sapphire Rapids, Zen 4 and later), chosen at run time.
+#if defined(__AVX512F__)
+#define RNNFAST_BF16_NATIVE 1
+#endif
+
+// Which bf16 kernel runs (show_config reports it).
+inline const char* bfloat16_kernel() {
+#if defined(RNNFAST_BF16_NATIVE)
+  if (cpu_prefers_bf16_dot_products())
+    return "avx512-bf16 (vdpbf16ps, 32 products per instruction)";
+#endif
+  if (kVectorBytes == 64) return "bf16 widened to float32 in 512-bit vectors";
+  if (kVectorBytes == 32) return "bf16 widened to float32 in 256-bit vectors";
+  return "bf16 widened to float32 in 128-bit vectors";
+}
+
+// How a panel stores W and how a tile multiplies it: as T itself, or (T = float) as bfloat16.
+// Everything else, the tiles and how they cover C, is shared.
+//   kVectors: vectors of C per row of a tile; kWidth: columns of W per panel.
+//   stored_k(K): the k-rows a panel stores; offset(k, c): where W[column c][k] sits in one.
+//   Operand: what A is read as; operand(A, ...): A in that form (lda: its row length).
+//   sweep(acc, w, k0, k1, A, lda): acc[r] += A[r, k0:k1] @ the P panels w, k in order.
 template <typename T, typename S>
 struct WeightStorage {
   static constexpr int kVectors = kTileVectors;
-  static constexpr int slot(int c) { return c; }
+  static constexpr int kLanes = int(kVectorBytes / sizeof(T));
+  static constexpr int kWidth = kVectors * kLanes;
+  using Operand = T;
+  static constexpr int stored_k(int K) { return K; }
+  static constexpr size_t offset(int k, int c) { return size_t(k) * kWidth + c; }
   static S narrow(T value) { return value; }
-  template <typename V>
-  static void load(const S* row, V* out) {
-    constexpr int kLanes = int(sizeof(V) / sizeof(S));
-#pragma GCC unroll 4
-    for (int v = 0; v < kVectors; ++v) std::memcpy(&out[v], row + v * kLanes, sizeof(V));
+
+  static const T* operand(const T* A, int /*rows*/, int /*K*/, int& /*lda*/) { return A; }
+
+  // One FMA chain per output over k in order.
+  template <int R, int kAcc, int P, typename V>
+  __attribute__((always_inline)) static void sweep(V (&acc)[R][kAcc], const S* const (&w)[P],
+                                                   int k0, int k1, const T* A, int lda) {
+    for (int k = k0; k < k1; ++k) {
+      V wk[kAcc];
+#pragma GCC unroll 16
+      for (int v = 0; v < kAcc; ++v)
+        std::memcpy(&wk[v], w[v / kVectors] + offset(k, (v % kVectors) * kLanes), sizeof(V));
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const T a = A[size_t(r) * lda + k];
+#pragma GCC unroll 16
+        for (int v = 0; v < kAcc; ++v) acc[r][v] += a * wk[v];
+      }
+    }
   }
 };
 
-// bf16 columns are stored in pairs of vectors, interleaved: the 32-bit lane i of a pair holds
-// column i in its low half and column kLanes + i in its high half. One load then gives both
-// vectors with one instruction each: the high columns are the lanes with the low half masked
-// off (exactly the float whose top half they are), the low ones the lanes shifted up 16 bits.
-// (A zero-extending load per vector took two, and GCC's generic conversion five.) The tile
-// has an even number of vectors, so every k-row is whole pairs.
+// bf16 panels store W in pairs of k-rows: the 32-bit lane c of pair-row k/2 holds W[c][k] in
+// its high half and W[c][k + 1] in its low half (k even). That is vdpbf16ps's operand, and it
+// adds the high product first: the order of a chain over k. A is rounded to bf16 too, in the
+// same pairs, so every product is exact and every kernel sums the same values in the same
+// order. Without the instruction one load gives both k-rows, one instruction each: the lanes
+// with the low half masked off (exactly the float whose top half they are) and the lanes
+// shifted up 16 bits.
 template <>
 struct WeightStorage<float, BFloat16> {
-  static constexpr int kLanes = kVectorBytes / 4;
   static constexpr int kVectors = kVectorBytes == 64 ? 4 : 2;
-  static constexpr int slot(int c) {
-    const int pair = c / (2 * kLanes), in_pair = c % (2 * kLanes);
-    return pair * 2 * kLanes + (in_pair % kLanes) * 2 + in_pair / kLanes;
-  }
+  static constexpr int kLanes = kVectorBytes / 4;
+  static constexpr int kWidth = kVectors * kLanes;
+  using Operand = uint32_t;
+  static constexpr int stored_k(int K) { return K + (K & 1); }  // whole pairs
+  // The 32-bit lane of column c in pair-row i, and the bf16 of W[c][k] in it.
+  static constexpr size_t pair_offset(int i, int c) { return size_t(i) * 2 * kWidth + 2 * c; }
+  static constexpr size_t offset(int k, int c) { return pair_offset(k / 2, c) + 1 - (k & 1); }
   static BFloat16 narrow(float value) { return to_bfloat16(value); }
 
-  template <typename V>
-  static void load(const BFloat16* row, V* out) {
+  // Whether vdpbf16ps runs here.
+  static bool native() {
+#if defined(RNNFAST_BF16_NATIVE)
+    return cpu_prefers_bf16_dot_products();
+#else
+    return false;
+#endif
+  }
+
+  // A's rows rounded to bf16, into a buffer of the calling thread that lives until its next
+  // call, as the kernel reads them: for vdpbf16ps, pairs (bf16(a[k]) << 16 | bf16(a[k + 1]),
+  // k even); for the widening kernel, the rounded floats (broadcast from memory). After an odd
+  // K, a zero.
+  static const uint32_t* operand(const float* A, int rows, int K, int& lda) {
+    thread_local std::vector<uint32_t> words;
+    const int n = stored_k(K);
+    words.resize(size_t(rows) * n);
+    const bool pairs = native();
+    for (int r = 0; r < rows; ++r) {
+      const float* a = A + size_t(r) * lda;
+      uint32_t* out = words.data() + size_t(r) * (pairs ? n / 2 : n);
+      if (pairs) {
+        for (int i = 0; i < K / 2; ++i)
+          out[i] = activation_bits(a[2 * i]) << 16 | activation_bits(a[2 * i + 1]);
+        if (K & 1) out[n / 2 - 1] = activation_bits(a[K - 1]) << 16;
+      } else {
+        for (int k = 0; k < K; ++k) out[k] = activation_bits(a[k]) << 16;
+        if (K & 1) out[K] = 0;
+      }
+    }
+    lda = pairs ? n / 2 : n;
+    return words.data();
+  }
+
+  template <int R, int kAcc, int P, typename V>
+  __attribute__((always_inline)) static void sweep(V (&acc)[R][kAcc],
+                                                   const BFloat16* const (&w)[P], int k0,
+                                                   int k1, const uint32_t* A, int lda) {
+#if defined(RNNFAST_BF16_NATIVE)
+    if (native()) return sweep_native<R, kAcc, P>(acc, w, k0, k1, A, lda);
+#endif
     typedef uint32_t Bits __attribute__((vector_size(kVectorBytes)));
-#pragma GCC unroll 2
-    for (int v = 0; v < kVectors; v += 2) {
-      Bits bits;
-      std::memcpy(&bits, row + v * kLanes, sizeof(Bits));
-      const Bits top_halves = Bits{} + 0xFFFF0000u;
-      const Bits low = bits << 16, high = bits & top_halves;
-      std::memcpy(&out[v], &low, sizeof(V));
-      std::memcpy(&out[v + 1], &high, sizeof(V));
+    const Bits top_halves = Bits{} + 0xFFFF0000u;
+    // The even k-row's products for every row of the tile, then the odd one's.
+    auto half = [&](int i, bool even) __attribute__((always_inline)) {
+      V wk[kAcc];
+#pragma GCC unroll 16
+      for (int v = 0; v < kAcc; ++v) {
+        Bits bits;
+        std::memcpy(&bits, w[v / kVectors] + pair_offset(i, (v % kVectors) * kLanes),
+                    sizeof(Bits));
+        bits = even ? bits & top_halves : bits << 16;
+        std::memcpy(&wk[v], &bits, sizeof(V));
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        float a;
+        std::memcpy(&a, A + size_t(r) * lda + 2 * i + (even ? 0 : 1), sizeof a);
+#pragma GCC unroll 16
+        for (int v = 0; v < kAcc; ++v) acc[r][v] += a * wk[v];
+      }
+    };
+    for (int i = k0 / 2; i < stored_k(k1) / 2; ++i) {
+      half(i, true);
+      half(i, false);
     }
   }
+
+#if defined(RNNFAST_BF16_NATIVE)
+  // One vdpbf16ps per vector and pair of k (compiled for AVX512-BF16, called only where
+  // cpu_prefers_bf16_dot_products()). Local sums, copied in and out: the caller cannot
+  // inline this function, and sums kept through the reference would live in memory.
+  template <int R, int kAcc, int P, typename V>
+  __attribute__((target("avx512bf16"))) static void sweep_native(
+      V (&acc)[R][kAcc], const BFloat16* const (&w)[P], int k0, int k1, const uint32_t* A,
+      int lda) {
+    __m512 sums[R][kAcc];
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < kAcc; ++v) sums[r][v] = __m512(acc[r][v]);
+    for (int i = k0 / 2; i < stored_k(k1) / 2; ++i) {
+      __m512i wk[kAcc];
+#pragma GCC unroll 16
+      for (int v = 0; v < kAcc; ++v)
+        wk[v] = _mm512_loadu_si512(w[v / kVectors] + pair_offset(i, (v % kVectors) * kLanes));
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m512i a = _mm512_set1_epi32(int(A[size_t(r) * lda + i]));
+#pragma GCC unroll 16
+        for (int v = 0; v < kAcc; ++v)
+          sums[r][v] = _mm512_dpbf16_ps(sums[r][v], __m512bh(a), __m512bh(wk[v]));
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < kAcc; ++v) acc[r][v] = V(sums[r][v]);
+  }
+#endif
 };
 
 // S: how the packed panels store W (T, or BFloat16 for a float32 layer served in bf16).
@@ -120,8 +249,9 @@ class PackedWeights {
  public:
   static constexpr int kLanes = int(kVectorBytes / sizeof(T));
   using Storage = WeightStorage<T, S>;
+  using Operand = typename Storage::Operand;
   static constexpr int kVectors = Storage::kVectors;  // vectors of C per row in a tile
-  static constexpr int kWidth = kVectors * kLanes;   // columns of W per panel
+  static constexpr int kWidth = Storage::kWidth;     // columns of W per panel
   static constexpr int kRows = kTileRows;            // rows of C per tile
 
   // W: [N, K] row-major (w_is_nk) or [K, N] row-major (its transpose); used as C = A @ W^T.
@@ -153,18 +283,19 @@ class PackedWeights {
         for (int c = 0; c < span.width; ++c) {
           if (w_is_nk) {
             const T* row = W + size_t(span.row + c) * K_;
-            for (int k = k0; k < k1; ++k)
-              dst[size_t(k) * kWidth + Storage::slot(c)] = Storage::narrow(row[k]);
+            for (int k = k0; k < k1; ++k) dst[Storage::offset(k, c)] = Storage::narrow(row[k]);
           } else {
             for (int k = k0; k < k1; ++k)
-              dst[size_t(k) * kWidth + Storage::slot(c)] =
+              dst[Storage::offset(k, c)] =
                   Storage::narrow(W[size_t(k) * kn_columns_ + span.row + c]);
           }
         }
         for (int k = k0; k < k1; ++k)  // padding: the pool's blocks are not zeroed
           for (int c = span.width; c < kWidth; ++c)
-            dst[size_t(k) * kWidth + Storage::slot(c)] = Storage::narrow(T(0));
+            dst[Storage::offset(k, c)] = Storage::narrow(T(0));
       }
+      for (int k = K_; k < Storage::stored_k(K_); ++k)  // the half of a last pair past K
+        for (int c = 0; c < kWidth; ++c) dst[Storage::offset(k, c)] = Storage::narrow(T(0));
     }
   }
 
@@ -180,21 +311,25 @@ class PackedWeights {
   // bit (each output is its own FMA chain, whichever call computes it).
   void multiply_panels(int p0, int p1, int rows, const T* A, int lda, T* C, int ldc,
                        bool accumulate) const {
+    // A as the panels' storage reads it (T: A itself).
+    const Operand* operand = Storage::operand(A, rows, K_, lda);
     // K is cut into blocks so that a block of a panel and of A's rows stay in L2 while the
-    // row tiles sweep them (unblocked, a K = 4096 panel is 1 MiB and the rows 2 MiB).
+    // row tiles sweep them (unblocked, a K = 4096 panel is 1 MiB and the rows 2 MiB). The
+    // blocks are even: a bf16 pair of k-rows is never split.
     for (int k0 = 0; k0 < K_; k0 += kKBlock) {
       const int k1 = std::min(K_, k0 + kKBlock);
       const Start start = k0 > 0 ? Start::kContinue : accumulate ? Start::kAdd : Start::kSet;
       if (rows < kRows) {  // small batches: one short tile, widened over panels
-        few_rows<kRows - 1>(rows, p0, p1, k0, k1, A, lda, C, ldc, start);
+        few_rows<kRows - 1>(rows, p0, p1, k0, k1, operand, lda, C, ldc, start);
         continue;
       }
       for (int p = p0; p < p1; ++p) {  // panel outer: it stays in cache across row tiles
         int r = 0;
         for (; r + kRows <= rows; r += kRows)
-          tile<kRows>(p, k0, k1, A + size_t(r) * lda, lda, C + size_t(r) * ldc, ldc, start);
-        tail<kRows - 1>(rows - r, p, k0, k1, A + size_t(r) * lda, lda, C + size_t(r) * ldc, ldc,
-                        start);
+          tile<kRows>(p, k0, k1, operand + size_t(r) * lda, lda, C + size_t(r) * ldc, ldc,
+                      start);
+        tail<kRows - 1>(rows - r, p, k0, k1, operand + size_t(r) * lda, lda,
+                        C + size_t(r) * ldc, ldc, start);
       }
     }
   }
@@ -202,6 +337,7 @@ class PackedWeights {
  private:
   using V = typename VecN<T>::type;
   static constexpr int kKBlock = 512;
+  static_assert(kKBlock % 2 == 0);
 
   // How a tile's sums meet C: C = sums, C += sums, or (later K blocks) the sums start from C,
   // which continues each output's FMA chain exactly where the previous block left it.
@@ -227,16 +363,18 @@ class PackedWeights {
         kn_columns_(kn_columns),
         spans_(spans_of(blocks)),
         panels_(int(spans_.size())),
-        data_(size_t(panels_) * K * kWidth) {}
+        data_(panel_size() * panels_) {}
 
-  const S* panel(int p) const { return data_.data() + size_t(p) * K_ * kWidth; }
-  S* panel(int p) { return data_.data() + size_t(p) * K_ * kWidth; }
+  size_t panel_size() const { return size_t(Storage::stored_k(K_)) * kWidth; }
+  const S* panel(int p) const { return data_.data() + p * panel_size(); }
+  S* panel(int p) { return data_.data() + p * panel_size(); }
 
   // The loops over the tile are unrolled by hand-placed pragmas: without them GCC keeps the
   // accumulators in memory and the kernel runs 3x slower. A tile covers R rows of C and the
   // columns of P consecutive panels.
   template <int R, int P = 1>
-  void tile(int p, int k0, int k1, const T* A, int lda, T* C, int ldc, Start start) const {
+  void tile(int p, int k0, int k1, const Operand* A, int lda, T* C, int ldc,
+            Start start) const {
     constexpr int kAcc = P * kVectors;  // accumulators per row
     V acc[R][kAcc];
 #pragma GCC unroll 8
@@ -253,17 +391,7 @@ class PackedWeights {
     }
     const S* w[P];
     for (int q = 0; q < P; ++q) w[q] = panel(p + q);
-    for (int k = k0; k < k1; ++k) {
-      V wk[kAcc];
-#pragma GCC unroll 16
-      for (int q = 0; q < P; ++q) Storage::load(w[q] + size_t(k) * kWidth, &wk[q * kVectors]);
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        const T a = A[size_t(r) * lda + k];
-#pragma GCC unroll 16
-        for (int v = 0; v < kAcc; ++v) acc[r][v] += a * wk[v];
-      }
-    }
+    Storage::template sweep<R, kAcc, P>(acc, w, k0, k1, A, lda);
     for (int r = 0; r < R; ++r)
       for (int q = 0; q < P; ++q) {
         const PanelSpan& span = spans_[p + q];
@@ -283,8 +411,8 @@ class PackedWeights {
   // at half the rate the memory feeds; wider, each output is still one FMA chain over k in
   // order, so the width changes no result.
   template <int R>
-  void few_rows(int rows, int p0, int p1, int k0, int k1, const T* A, int lda, T* C, int ldc,
-                Start start) const {
+  void few_rows(int rows, int p0, int p1, int k0, int k1, const Operand* A, int lda, T* C,
+                int ldc, Start start) const {
     if constexpr (R >= 1) {
       if (rows != R) return few_rows<R - 1>(rows, p0, p1, k0, k1, A, lda, C, ldc, start);
       constexpr int kPanels = std::clamp(kRows / R, 1, kFewRowsMaxPanels);
@@ -299,7 +427,7 @@ class PackedWeights {
 
   // The last rows % kRows rows, by the tile of exactly that height.
   template <int R>
-  void tail(int rows, int p, int k0, int k1, const T* A, int lda, T* C, int ldc,
+  void tail(int rows, int p, int k0, int k1, const Operand* A, int lda, T* C, int ldc,
             Start start) const {
     if constexpr (R >= 1) {
       if (rows == R) return tile<R>(p, k0, k1, A, lda, C, ldc, start);

@@ -17,6 +17,10 @@ The best level that is both built and supported by this CPU is loaded; ``RNNFAST
 forces one (for tests, or to compare levels). The small ``rnnfast._cpu`` module, compiled for
 no particular level, answers what the CPU supports (cpuid, and whether the operating system
 saves the wide registers), so no instruction the CPU lacks is ever executed.
+
+Within the AVX-512 level, the int8 and bfloat16 kernels also use AVX512-VNNI and AVX512-BF16
+where cpuid reports them; ``RNNFAST_DISABLE_CPU_FEATURES=avx512vnni,avx512bf16`` (either or
+both) turns them off, so a CPU that has them runs the kernels CPUs without them take.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from types import ModuleType
 LEVEL_ENV = "RNNFAST_CPU_LEVEL"
 # best first; "native" is only ever built alone, and then it is the one to load
 LEVELS = ("native", "avx512", "avx2", "baseline")
+DISABLE_ENV = "RNNFAST_DISABLE_CPU_FEATURES"
+# the instructions the core checks for at run time (csrc/core/cpu_features.h)
+OPTIONAL_FEATURES = ("avx512vnni", "avx512bf16")
 
 
 def built_levels() -> list[str]:
@@ -84,6 +91,28 @@ def select_level(requested: str | None = None) -> str:
     return requested
 
 
+def disabled_features(setting: str | None = None) -> list[str]:
+    """The optional instructions ``setting`` (or ``$RNNFAST_DISABLE_CPU_FEATURES``) turns off.
+
+    Raises
+    ------
+    ValueError
+        If it names anything but :data:`OPTIONAL_FEATURES`, comma-separated (the core reads
+        the variable itself, and would silently ignore a misspelt name).
+    """
+    if setting is None:
+        setting = os.environ.get(DISABLE_ENV, "")
+    names = [name for name in setting.split(",") if name]
+    unknown = [name for name in names if name not in OPTIONAL_FEATURES]
+    if unknown or (setting and setting != ",".join(names)):
+        raise ValueError(
+            f"{DISABLE_ENV} must be a comma-separated list of {list(OPTIONAL_FEATURES)} "
+            f"without spaces, got {setting!r}"
+        )
+    return names
+
+
 def import_core(level: str) -> ModuleType:
     """Import the core module compiled for ``level`` (check it with :func:`select_level`)."""
+    disabled_features()
     return importlib.import_module(f"rnnfast._core_{level}")

@@ -72,9 +72,7 @@ def runtime_info() -> dict[str, object]:
         "threads": _core.openmp_max_threads(),
         "blas_threads_per_block": _core.blas_num_threads(),
         "int8_kernel": _core.int8_kernel,
-        "bfloat16_kernel": (
-            f"bf16 weights widened to float32 in {8 * _core.vector_bytes}-bit vectors"
-        ),
+        "bfloat16_kernel": _core.bfloat16_kernel,
     }
 
 
