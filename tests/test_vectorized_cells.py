@@ -103,3 +103,34 @@ def test_every_cell_loop_is_vectorised(level, tmp_path):
         if not any((name, line + k) in vectorised for k in (1, 2, 3))
     ]
     assert not scalar, f"scalar at level {level}: {scalar}"
+
+
+# A call to one of these from a gate loop keeps the loop scalar.
+_ACTIVATION_CALL = re.compile(
+    r"call\s.*<rnnfast::(exp_approx|tanh_approx|sigmoid|tanh_act)\(float\)"
+)
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 levels")
+def test_the_built_cores_inline_every_float_activation():
+    # The probe above compiles the cells alone, where GCC inlines everything; in the
+    # extension's large translation units its inliner once left exp_approx out of line in
+    # the LSTM's and GRU's inference loops, scalar at every level while the probe passed. So
+    # read the machine code of the cores this installation loads.
+    import importlib.util
+
+    from rnnfast import _dispatch
+
+    objdump = shutil.which("objdump")
+    if objdump is None:
+        pytest.skip("no objdump (binutils) to read the built cores")
+    for level in _dispatch.built_levels():
+        core = importlib.util.find_spec(f"rnnfast._core_{level}").origin
+        listing = subprocess.run(
+            [objdump, "-d", "-C", "--no-show-raw-insn", core],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        calls = sorted({m.group(1) for m in _ACTIVATION_CALL.finditer(listing)})
+        assert not calls, f"{level}: float activations called out of line: {calls}"

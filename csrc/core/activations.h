@@ -6,6 +6,12 @@
 // division behind a branch and the loop scalar below AVX-512); glibc's scalar expf/tanhf took
 // ~40% of an LSTM step. Relative error ~2e-7.
 // double: the C library's, so float64 gradient checks see exact-as-possible math.
+//
+// The float versions are always inlined: a loop that calls them out of line stays scalar,
+// and in the extension's large translation units GCC's inliner stopped inlining exp_approx
+// into the inference instantiation of the LSTM and GRU gate loops (every frozen, streaming
+// and predicting step ran its gate math one value at a time; tests/test_vectorized_cells.py
+// now reads the built cores for such calls).
 #pragma once
 
 #include <cmath>
@@ -13,9 +19,11 @@
 
 namespace rnnfast {
 
+#define RNNFAST_ALWAYS_INLINE inline __attribute__((always_inline))
+
 // exp(x) for float, x clamped to [-87.3, 88.3] so that 2^n stays a normal float: the result
 // saturates instead of overflowing, and sigmoid/tanh built on it never see inf or NaN.
-inline float exp_approx(float x) {
+RNNFAST_ALWAYS_INLINE float exp_approx(float x) {
   // Comparisons, not fminf/fmaxf: those are library calls that stop vectorisation.
   x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
   // Round to nearest by adding and removing 1.5 * 2^23 (std::floor would not vectorise).
@@ -33,7 +41,7 @@ inline float exp_approx(float x) {
   return e_r * __builtin_bit_cast(float, scale_bits);
 }
 
-inline float tanh_approx(float x) {
+RNNFAST_ALWAYS_INLINE float tanh_approx(float x) {
   // Small |x|: odd polynomial (no cancellation); otherwise 1 - 2 / (exp(2|x|) + 1).
   const float z = x * x;
   float p = -5.70498872745e-3f;
@@ -47,10 +55,10 @@ inline float tanh_approx(float x) {
   return ax < 0.625f ? small : std::copysign(large, x);
 }
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+RNNFAST_ALWAYS_INLINE float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }  // exp(inf) -> 0, no NaN
 
-inline float tanh_act(float x) { return tanh_approx(x); }
+RNNFAST_ALWAYS_INLINE float tanh_act(float x) { return tanh_approx(x); }
 inline double tanh_act(double x) { return std::tanh(x); }
 
 template <typename T>
