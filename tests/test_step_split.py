@@ -69,6 +69,29 @@ def test_rows_and_columns_give_identical_results(cell, dtype, batch, hidden):
         np.testing.assert_array_equal(g, by_columns[4][name], err_msg=name)
 
 
+@pytest.mark.usefixtures("two_threads")
+def test_the_automatic_choice_follows_batch_and_the_bytes_of_w_hh():
+    # Batches up to 4 split by columns; training beyond them by rows; inference at batches
+    # 5-16 by columns only where W_hh outgrows the threshold (each core's L2 on Intel CPUs,
+    # none elsewhere); larger batches by rows.
+    huge, small = 1 << 40, 1 << 10
+    assert cpu.step_split_for(2, 256, small, training=True) == "columns"
+    assert cpu.step_split_for(8, 256, huge, training=True) == "rows"
+    assert cpu.step_split_for(8, 256, small, training=False) == "rows"
+    assert cpu.step_split_for(32, 1024, huge, training=False) == "rows"
+    assert cpu.step_split_for(8, 16, huge, training=False) == "rows"  # too few units to share
+    limit = cpu.column_split_bytes()
+    beyond = "rows" if limit is None else "columns"
+    assert cpu.step_split_for(8, 1024, huge, training=False) == beyond
+    assert cpu.step_split_for(16, 1024, huge, training=False) == beyond
+    assert cpu.step_split_for(17, 1024, huge, training=False) == "rows"
+    if limit is not None:
+        assert cpu.step_split_for(8, 1024, limit, training=False) == "rows"
+        assert cpu.step_split_for(8, 1024, limit + 1, training=False) == "columns"
+    cpu.set_step_split("rows")
+    assert cpu.step_split_for(2, 256, small, training=True) == "rows"  # forcing wins
+
+
 def test_forcing_a_split_is_checked():
     with pytest.raises(ValueError, match="split must be one of"):
         cpu.set_step_split("diagonal")

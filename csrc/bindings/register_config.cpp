@@ -24,6 +24,16 @@ void register_config(py::module_& m) {
       },
       py::arg("split"), "Force how layers split their time loop: 0 auto, 1 rows, 2 columns.");
   m.def(
+      "choose_step_split",
+      [](int B, int H, size_t w_hh_bytes, bool training) {
+        return int(choose_step_split(B, H, w_hh_bytes, training));
+      },
+      py::arg("batch"), py::arg("hidden"), py::arg("w_hh_bytes"), py::arg("training"),
+      "The split a layer call would take: 1 rows, 2 columns.");
+  m.def(
+      "column_split_bytes", [] { return column_split_bytes(); },
+      "W_hh bytes above which inference at batches 5-16 splits by columns (max: never).");
+  m.def(
       "read_bandwidth",
       [](int64_t bytes, int threads, int passes) {
         if (bytes < 1 || threads < 1 || passes < 1)

@@ -143,6 +143,7 @@ class Int8Weights {
   static constexpr int kWidth = 8;  // rows of W (columns of C) per panel
   static constexpr int kLanes = 8;  // what a column split aligns its slices to
   static constexpr int kMaxK = 1 << 17;  // int32 sums of K products of 127 * 127 do not overflow
+  static constexpr int kBytesPerWeight = 1;
 
   Int8Weights(const float* W, int N, int K, bool w_is_nk) : Int8Weights(N, K) {
     pack_panels(W, w_is_nk, 0, panels_);

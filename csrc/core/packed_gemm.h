@@ -253,6 +253,7 @@ class PackedWeights {
   static constexpr int kVectors = Storage::kVectors;  // vectors of C per row in a tile
   static constexpr int kWidth = Storage::kWidth;     // columns of W per panel
   static constexpr int kRows = kTileRows;            // rows of C per tile
+  static constexpr int kBytesPerWeight = int(sizeof(S));
 
   // W: [N, K] row-major (w_is_nk) or [K, N] row-major (its transpose); used as C = A @ W^T.
   PackedWeights(const T* W, int N, int K, bool w_is_nk) : PackedWeights(N, K) {

@@ -14,8 +14,11 @@
 // computes it.
 #pragma once
 
+#include <unistd.h>  // sysconf: the L2 size
+
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "parallel.h"
@@ -48,17 +51,46 @@ constexpr int kMinUnitsPerThread = 32;
 // to H = 512 and 0.86-0.91x at 1024, where training GRUs took 1.06-1.14x (LSTMs 0.8x).
 constexpr int kMaxColumnSplitBatch = 4;
 
+// Inference batches up to this size also split by columns where reading W_hh bounds the row
+// split (column_split_bytes).
+constexpr int kMaxBandwidthColumnSplitBatch = 16;
+
+// W_hh bytes above which an inference row split at batches 5-16 reads W_hh from beyond each
+// core's L2 at every step, and the column split (each core its share, kept in its L2) wins.
+// Measured on a 2-core Intel Xeon (2 MiB L2 per core), frozen float32 inference, T = 50, batch
+// 8 and 16: columns took 0.63-0.78x the rows' time wherever W_hh outgrew L2 (LSTM and GRU
+// H >= 512, RNN H = 1024) and 1.01-1.54x where it fitted. On AMD CPUs (an AVX2 EPYC, 512 KiB
+// L2) batch 8 gained only at H = 1024 and lost 4-19% up to H = 512: their shared L3 feeds a
+// row split faster, so they keep the row split (no threshold).
+inline size_t column_split_bytes() {
+  static const size_t bytes = [] {
+    size_t threshold = ~size_t(0);
+#if (defined(__x86_64__) || defined(__i386__)) && defined(_SC_LEVEL2_CACHE_SIZE)
+    if (__builtin_cpu_is("intel")) {
+      const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+      threshold = l2 > 0 ? size_t(l2) : size_t(1) << 20;
+    }
+#endif
+    return threshold;
+  }();
+  return bytes;
+}
+
 // Threads a column split of H units would use (1: no split).
 inline int column_split_threads(int H) {
   return int(std::max<int64_t>(1, std::min<int64_t>(openmp_max_threads(), H / kMinUnitsPerThread)));
 }
 
-// The split of a layer call's time loop over B rows of H units.
-inline StepSplit choose_step_split(int B, int H) {
+// The split of a layer call's time loop over B rows of H units, whose W_hh takes w_hh_bytes
+// (as packed: fewer in reduced precision); training: a training forward or backward.
+inline StepSplit choose_step_split(int B, int H, size_t w_hh_bytes, bool training) {
   const auto forced = StepSplit(step_split_override().load(std::memory_order_relaxed));
   if (forced != StepSplit::kAuto) return forced;
-  return B <= kMaxColumnSplitBatch && column_split_threads(H) > 1 ? StepSplit::kColumns
-                                                                  : StepSplit::kRows;
+  if (column_split_threads(H) <= 1) return StepSplit::kRows;
+  if (B <= kMaxColumnSplitBatch) return StepSplit::kColumns;
+  const bool bandwidth_bound = !training && B <= kMaxBandwidthColumnSplitBatch &&
+                               w_hh_bytes > column_split_bytes();
+  return bandwidth_bound ? StepSplit::kColumns : StepSplit::kRows;
 }
 
 // The units [begin, end) of slice k of `slices` over H units: boundaries on multiples of

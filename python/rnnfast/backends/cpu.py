@@ -95,6 +95,20 @@ def set_step_split(split: str) -> str:
     return previous
 
 
+def step_split_for(batch: int, hidden: int, w_hh_bytes: int, training: bool) -> str:
+    """The split a layer call of ``batch`` rows and ``hidden`` units would take now
+    (``"rows"`` or ``"columns"``), its W_hh taking ``w_hh_bytes`` as packed."""
+    names = {v: k for k, v in STEP_SPLITS.items()}
+    return names[_core.choose_step_split(batch, hidden, w_hh_bytes, training)]
+
+
+def column_split_bytes() -> int | None:
+    """W_hh bytes above which inference at batches 5-16 splits by columns (None: never, as on
+    CPUs other than Intel's)."""
+    limit = _core.column_split_bytes()
+    return None if limit >= 2**63 else limit
+
+
 def read_bandwidth(n_bytes: int, threads: int, passes: int = 50) -> float:
     """Bytes per second ``threads`` threads together read a buffer of ``n_bytes`` that they
     read ``passes`` times over (each its own share): the limit of small-batch steps, which
