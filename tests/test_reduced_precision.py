@@ -167,6 +167,16 @@ def test_bfloat16_keeps_the_largest_finite_inputs_finite():
 
 
 @pytest.mark.parametrize("precision", REDUCED)
+def test_a_served_module_refuses_a_nan_input(precision):
+    # The kernels never see an input NaN (bf16's rounding would carry a NaN with a small
+    # payload into infinity, and the gates would make that a finite output): refused first.
+    x = np.zeros((2, 3, 6), np.float32)
+    x[0, 1, 2] = np.array(0x7F800001, np.uint32).view(np.float32)  # NaN, payload 1
+    with pytest.raises(ValueError, match="x contains NaN"):
+        GRU(6, 10, random_state=7).freeze(precision)(x, training=False)
+
+
+@pytest.mark.parametrize("precision", REDUCED)
 def test_a_sample_does_not_depend_on_its_batch(precision):
     # per-sample activation scales: the same sequence gives the same bits alone or in a batch
     module = GRU(10, 200, random_state=7).freeze(precision)

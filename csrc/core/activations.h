@@ -19,11 +19,9 @@
 
 namespace rnnfast {
 
-#define RNNFAST_ALWAYS_INLINE inline __attribute__((always_inline))
-
 // exp(x) for float, x clamped to [-87.3, 88.3] so that 2^n stays a normal float: the result
 // saturates instead of overflowing, and sigmoid/tanh built on it never see inf or NaN.
-RNNFAST_ALWAYS_INLINE float exp_approx(float x) {
+inline __attribute__((always_inline)) float exp_approx(float x) {
   // Comparisons, not fminf/fmaxf: those are library calls that stop vectorisation.
   x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
   // Round to nearest by adding and removing 1.5 * 2^23 (std::floor would not vectorise).
@@ -41,7 +39,7 @@ RNNFAST_ALWAYS_INLINE float exp_approx(float x) {
   return e_r * __builtin_bit_cast(float, scale_bits);
 }
 
-RNNFAST_ALWAYS_INLINE float tanh_approx(float x) {
+inline __attribute__((always_inline)) float tanh_approx(float x) {
   // Small |x|: odd polynomial (no cancellation); otherwise 1 - 2 / (exp(2|x|) + 1).
   const float z = x * x;
   float p = -5.70498872745e-3f;
@@ -55,10 +53,12 @@ RNNFAST_ALWAYS_INLINE float tanh_approx(float x) {
   return ax < 0.625f ? small : std::copysign(large, x);
 }
 
-RNNFAST_ALWAYS_INLINE float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+inline __attribute__((always_inline)) float sigmoid(float x) {
+  return 1.0f / (1.0f + exp_approx(-x));
+}
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }  // exp(inf) -> 0, no NaN
 
-RNNFAST_ALWAYS_INLINE float tanh_act(float x) { return tanh_approx(x); }
+inline __attribute__((always_inline)) float tanh_act(float x) { return tanh_approx(x); }
 inline double tanh_act(double x) { return std::tanh(x); }
 
 template <typename T>

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cpu_features.h"
 #include "parallel.h"
 
 namespace rnnfast {
@@ -65,8 +66,8 @@ constexpr int kMaxBandwidthColumnSplitBatch = 16;
 inline size_t column_split_bytes() {
   static const size_t bytes = [] {
     size_t threshold = ~size_t(0);
-#if (defined(__x86_64__) || defined(__i386__)) && defined(_SC_LEVEL2_CACHE_SIZE)
-    if (__builtin_cpu_is("intel")) {
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+    if (cpu_vendor() == CpuVendor::kIntel) {
       const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
       threshold = l2 > 0 ? size_t(l2) : size_t(1) << 20;
     }
