@@ -149,8 +149,11 @@ def test_packed_weights_are_checked_against_the_layer():
     weights = other._layer_weights(0, 0)
     h0 = np.zeros((1, 16), np.float32)
     y = np.empty((2, 1, 16), np.float32)
-    call = dict(reverse=False, y=y, y_col=0, packed=packed)
-    with pytest.raises(ValueError, match="do not match"):
-        cpu.layer_forward("lstm", x, *weights, h0, h0, None, training=False, **call)
+    with pytest.raises(ValueError, match="do not match"):  # reverse, training, y, y_col, ...
+        cpu.layer_forward(
+            "lstm", x, *weights, h0, h0, None, False, False, y, 0, False, packed=packed
+        )
     with pytest.raises(ValueError, match="inference calls only"):
-        cpu.layer_forward("lstm", x, *weights, h0, h0, None, training=True, **call)
+        cpu.layer_forward(
+            "lstm", x, *weights, h0, h0, None, False, True, y, 0, False, packed=packed
+        )

@@ -105,13 +105,24 @@ def _int8_product(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     return sums.astype(np.float32) * (scale_a[:, None] * scale_w[None, :])
 
 
-def test_int8_step_is_torch_style_dynamic_quantization():
+@pytest.mark.parametrize(
+    "inputs, hidden, batch",
+    [
+        (20, 48, 7),  # 6 panels of 8 units: one short group, a 4-panel tile then a 2-panel one
+        (300, 72, 7),  # 9 panels; the input projection split by panels, one split mid-group
+        (33, 136, 1),  # 17 panels: two full groups of 8 and one of 1, at batch 1 ...
+        (33, 136, 2),
+        (33, 136, 3),  # ... 2 and 3 (short tiles over a group's panels)
+        (40, 200, 9),  # 25 panels, two full row tiles and a row left over
+    ],
+)
+def test_int8_step_is_torch_style_dynamic_quantization(inputs, hidden, batch):
     # One ReLU step from a given state: the output is the two quantized products plus the
     # biases, which the numpy model computes the same way (up to float32 rounding of the sum).
-    module = RNN(20, 48, nonlinearity="relu", random_state=5)
+    module = RNN(inputs, hidden, nonlinearity="relu", random_state=5)
     rng = np.random.default_rng(6)
-    x = rng.standard_normal((7, 1, 20)).astype(np.float32)
-    h0 = rng.uniform(-1, 1, (1, 7, 48)).astype(np.float32)
+    x = rng.standard_normal((batch, 1, inputs)).astype(np.float32)
+    h0 = rng.uniform(-1, 1, (1, batch, hidden)).astype(np.float32)
     p = module.params
     expected = np.maximum(
         _int8_product(x[:, 0], p["weight_ih_l0"])

@@ -6,6 +6,8 @@ training forward and in the gradients computed from its cache."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,23 @@ def test_layer_buffers_are_pooled_between_calls_and_released_on_request():
     assert cpu.cached_workspace_bytes() == pooled
     assert rnnfast.release_workspaces() == pooled
     assert cpu.cached_workspace_bytes() == 0
+
+
+def test_a_team_of_more_threads_than_cores_gives_the_same_bits():
+    # The column split's threads meet at a spinning barrier every step (parallel.h): with
+    # more threads than cores, a waiting thread must yield its core to the one it waits for,
+    # or a step would take a scheduler time slice. Every thread count gives the same bits.
+    module = nn.LSTM(7, 256, random_state=2)
+    x = RNG.standard_normal((2, 40, 7)).astype(np.float32)
+    before = rnnfast.config_info()["threads"]
+    try:
+        cpu.set_step_split("columns")
+        results = {}
+        for threads in (1, 2, 4 * (os.cpu_count() or 1)):
+            rnnfast.set_num_threads(threads)
+            results[threads] = module.forward(x, training=False)[0]
+    finally:
+        cpu.set_step_split("auto")
+        rnnfast.set_num_threads(before)
+    for threads, output in results.items():
+        np.testing.assert_array_equal(output, results[1], err_msg=f"{threads} threads")

@@ -21,15 +21,15 @@ inline double read_bandwidth(int64_t bytes, int threads, int passes) {
   const int64_t n = std::max<int64_t>(bytes / int64_t(sizeof(float)), 1024);
   std::unique_ptr<float[]> data(new float[n]);
   std::vector<float> sums(std::max(threads, 1), 0.0f);
-  parallel_team(threads, [&](int thread, int team) {  // first touch by the reading thread
-    const int64_t b = n * thread / team, e = n * (thread + 1) / team;
+  parallel_team(threads, [&](const Team& team) {  // first touch by the reading thread
+    const int64_t b = n * team.thread / team.threads, e = n * (team.thread + 1) / team.threads;
     for (int64_t i = b; i < e; ++i) data[i] = float(i & 7);
   });
   double best = 0.0;
   for (int region = 0; region <= 5; ++region) {
     const auto start = std::chrono::steady_clock::now();
-    parallel_team(threads, [&](int thread, int team) {
-      const int64_t b = n * thread / team, e = n * (thread + 1) / team;
+    parallel_team(threads, [&](const Team& team) {
+      const int64_t b = n * team.thread / team.threads, e = n * (team.thread + 1) / team.threads;
       float acc[32] = {};  // independent sums, so adds do not bound the loop
       for (int pass = 0; pass < passes; ++pass) {
         int64_t i = b;
@@ -41,7 +41,7 @@ inline double read_bandwidth(int64_t bytes, int threads, int passes) {
       }
       float total = 0.0f;
       for (float a : acc) total += a;
-      sums[thread] += total;  // kept, so the reads are not optimised away
+      sums[team.thread] += total;  // kept, so the reads are not optimised away
     });
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

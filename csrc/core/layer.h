@@ -248,18 +248,18 @@ void layer_forward(const LayerDims& d, Lengths lengths, bool reverse, const Laye
     const std::vector<Weights>& w_hh_slices = packed ? packed->w_hh : w_hh_here;
     const int slices = int(slice_units.size());
     TeamStop stop(interrupt);
-    parallel_team(column_split_threads(H), [&](int thread, int threads) {
+    parallel_team(column_split_threads(H), [&](const Team& team) {
       if (!packed)
-        for (int k = thread; k < slices; k += threads)
+        for (int k = team.thread; k < slices; k += team.threads)
           w_hh_here[k].pack_panels(w.w_hh, /*w_is_nk=*/true, 0, w_hh_here[k].panels());
       for (int s = 0; s < d.T; ++s) {
-        stop.ask(thread, s);
+        stop.ask(team.thread, s);
         const T* h_prev = h_slots + slot(s) * slot_size;
-        for (int k = thread; k < slices; k += threads) {
+        for (int k = team.thread; k < slices; k += team.threads) {
           w_hh_slices[k].multiply(B, h_prev, H, rec.data(), GH, /*accumulate=*/false);
           cell_step(s, 0, B, slice_units[k].begin, slice_units[k].size());
         }
-        team_barrier();  // the next step reads every unit of this step's state
+        team.barrier();  // the next step reads every unit of this step's state
         if (stop.leaving(s)) break;
       }
     });
@@ -374,21 +374,21 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
     const PackedWeights<T> times_w_hh = pack_in_parallel(w.w_hh, H, GH, /*w_is_nk=*/false);
     const int slices = column_split_threads(H);
     TeamStop stop(interrupt);
-    parallel_team(slices, [&](int thread, int threads) {
+    parallel_team(slices, [&](const Team& team) {
       T* dh_cur = dh.data();
       T* dh_next = dh_prev.data();
       for (int s = d.T - 1; s >= 0; --s) {
-        stop.ask(thread, d.T - 1 - s);
-        for (int k = thread; k < slices; k += threads) {
+        stop.ask(team.thread, d.T - 1 - s);
+        for (int k = team.thread; k < slices; k += team.threads) {
           const int p0 = times_w_hh.panels() * k / slices;
           const int j0 = std::min(H, p0 * PackedWeights<T>::kWidth);
           const int j1 = std::min(H, times_w_hh.panels() * (k + 1) / slices *
                                          PackedWeights<T>::kWidth);
           cell_step(s, dh_cur, dh_next, 0, B, j0, j1 - j0);
         }
-        team_barrier();  // the product reads every gate gradient of the step
+        team.barrier();  // the product reads every gate gradient of the step
         const T* grad_rows_t = grad_rows + size_t(time_of_step(s, d.T, reverse)) * B * CW;
-        for (int k = thread; k < slices; k += threads)
+        for (int k = team.thread; k < slices; k += team.threads)
           times_w_hh.multiply_panels(times_w_hh.panels() * k / slices,
                                      times_w_hh.panels() * (k + 1) / slices, B, grad_rows_t, CW,
                                      dh_next, H, /*accumulate=*/true);

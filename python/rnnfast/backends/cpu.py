@@ -21,13 +21,23 @@ Stream64 = _core.Stream64
 
 # The extension's forward for each kind of reduced-precision pack (pack_layer(..., precision)).
 _REDUCED_FORWARD = {_core.PackedLayerBFloat16: "_bfloat16", _core.PackedLayerInt8: "_int8"}
+_FORWARD_FUNCTIONS: dict[tuple[str, type], object] = {}  # (cell, type of packed): function
 
 
-def layer_forward(cell: str, *args, packed=None, **kwargs):
+def layer_forward(cell: str, *args, packed=None):
     """``<cell>_forward`` of the extension, or ``<cell>_forward_<precision>`` when ``packed``
-    holds reduced-precision packs (the pack says which); returns ``(h_n, c_n, cache)``."""
-    suffix = _REDUCED_FORWARD.get(type(packed), "")
-    return getattr(_core, f"{cell}_forward{suffix}")(*args, packed=packed, **kwargs)
+    holds reduced-precision packs (the pack says which); returns ``(h_n, c_n, cache)``.
+
+    ``args`` are the extension's, in its order: ``x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths,
+    reverse, training, y, y_col, y_batch_first``. They are passed on by position, the function
+    looked up once per cell and pack kind: pybind11 matches keywords by name at every call,
+    which cost a few microseconds of a call that serves one short sequence in about twenty."""
+    key = (cell, type(packed))
+    function = _FORWARD_FUNCTIONS.get(key)
+    if function is None:
+        suffix = _REDUCED_FORWARD.get(type(packed), "")
+        function = _FORWARD_FUNCTIONS.setdefault(key, getattr(_core, f"{cell}_forward{suffix}"))
+    return function(*args, packed)
 
 
 def pack_layer(w_ih, w_hh, gates: int, precision: str = "float"):

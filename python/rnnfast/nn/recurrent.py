@@ -360,11 +360,11 @@ class RecurrentStack(StateDictMixin, SaveMixin):
                     h0[s],
                     None if c0 is None else c0[s],
                     inputs.lengths,
-                    reverse=direction == 1,
-                    training=training,
-                    y=y,
-                    y_col=direction * self.hidden_size,
-                    y_batch_first=top,
+                    direction == 1,  # reverse
+                    training,
+                    y,
+                    direction * self.hidden_size,  # the first column of y written
+                    top,  # y is batch-first
                     packed=None if self._packed is None else self._packed[s],
                 )
                 h_n[s] = h_last
