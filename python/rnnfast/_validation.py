@@ -84,8 +84,11 @@ def as_float_array(value: object, name: str, dtype: np.dtype, shape: tuple) -> n
     ``shape`` holds the expected size per axis, ``None`` where any size is allowed, and its
     length is the required number of dimensions.
     """
+    # An array already as wanted (the usual case in a serving loop) skips the conversions:
+    # they were half of the check's 6 us in a one-step call.
+    ready = type(value) is np.ndarray and value.dtype == dtype and value.flags.c_contiguous
     try:
-        array = np.asarray(value)
+        array = value if ready else np.asarray(value)
     except Exception as exc:  # e.g. ragged nested lists
         raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}") from exc
     if array.dtype.kind not in "fiu":
@@ -97,9 +100,11 @@ def as_float_array(value: object, name: str, dtype: np.dtype, shape: tuple) -> n
             f"{name} must be {len(shape)}-D with shape {_describe(shape)}, got {array.ndim}-D "
             f"array of shape {array.shape}"
         )
-    if any(want is not None and got != want for got, want in zip(array.shape, shape, strict=True)):
-        raise ValueError(f"{name} must have shape {_describe(shape)}, got {array.shape}")
-    array = np.ascontiguousarray(array, dtype=dtype)
+    for got, want in zip(array.shape, shape, strict=True):
+        if want is not None and got != want:
+            raise ValueError(f"{name} must have shape {_describe(shape)}, got {array.shape}")
+    if not ready:
+        array = np.ascontiguousarray(array, dtype=dtype)
     if not all_finite(array):
         raise ValueError(f"{name} contains NaN or infinity")
     return array

@@ -7,6 +7,7 @@ their cell. Arrays are batch-first in the API and time-major inside (one transpo
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -247,8 +248,8 @@ class RecurrentStack(StateDictMixin, SaveMixin):
             self._own_packed_weights(copy_weights=False)
 
     def _layer_weights(self, layer: int, direction: int) -> tuple[np.ndarray, ...]:
-        sfx = _suffix(layer, direction)
-        return tuple(self.params[f"{kind}{sfx}"] for kind in _KINDS)
+        params = self.params
+        return tuple(params[name] for name in _parameter_names(layer, direction))
 
     # ------------------------------------------------------------------------------ weights
     def _forget_forward(self) -> None:
@@ -790,3 +791,11 @@ def _room_for_dx(h_slots: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray
 
 def _suffix(layer: int, direction: int) -> str:
     return f"_l{layer}" + ("_reverse" if direction == 1 else "")
+
+
+@functools.lru_cache(maxsize=256)
+def _parameter_names(layer: int, direction: int) -> tuple[str, ...]:
+    """The names of one layer and direction's parameters, in ``_KINDS`` order (built once:
+    formatting them at every call was 2 us of a 13 us one-step call)."""
+    sfx = _suffix(layer, direction)
+    return tuple(f"{kind}{sfx}" for kind in _KINDS)
