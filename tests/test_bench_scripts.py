@@ -45,3 +45,19 @@ def test_the_reduced_precision_benchmark_runs_to_the_end():
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "verdict:" in done.stdout and "lstm  1   64" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BENCH.is_dir(), reason="needs the source tree (bench/)")
+def test_the_kernel_benchmarks_build_and_run():
+    # bench/micro/*.cpp include the core's headers directly: a change of an interface they use
+    # (Int8Weights, parallel_team) must not leave them unbuildable.
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "bench_kernels.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "int8 product N=512 K=256 rows=1:" in done.stdout
+    assert "TeamBarrier" in done.stdout and "omp barrier" in done.stdout
