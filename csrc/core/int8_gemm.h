@@ -212,6 +212,7 @@ class Int8Weights {
     thread_local std::vector<uint8_t> qa;
     thread_local std::vector<QuantizedRow> qrows;
     const size_t row_bytes = size_t(quads_) * 4;
+    const int widest = wide_tiles() ? 4 : 2;  // panels per full tile
     for (int r0 = 0; r0 < rows; r0 += kRowBlock) {
       const int n = std::min(kRowBlock, rows - r0);
       qa.resize(size_t(n) * row_bytes);
@@ -233,7 +234,7 @@ class Int8Weights {
         // products (a one-panel tile spent a third of its instructions on broadcasts); four
         // with the 512-bit VNNI kernel, two vectors per row (a 4 x 2 tile of 512-bit sums
         // read one vector per 4 products and was slower on Zen 5).
-        const int width = p + 4 <= last && wide_tiles() ? 4 : p + 2 <= last ? 2 : 1;
+        const int width = p + widest <= last ? widest : p + 2 <= last ? 2 : 1;
         auto run = [&](auto rows_tag, const uint8_t* q, const QuantizedRow* qr, float* c) {
           constexpr int R = decltype(rows_tag)::value;
           if (width == 4) tile<R, 4>(p, q, row_bytes, qr, c, ldc, accumulate);

@@ -98,8 +98,8 @@ void parallel_blocks(int64_t n, int64_t grain, const F& body) {
 // arrive advances. A column split meets at one every step, and OpenMP's own barrier (libgomp)
 // cost 0.23-0.7 us there against 0.03-0.07 us for this one (2 threads, an AMD EPYC Zen 5, in a
 // loop of barriers: bench/bench_kernels.py): at batch 1 and H = 64 a whole step takes about
-// 1 us. Release and
-// acquire on the counters make every write before a wait visible to every thread after it.
+// 1 us. Release and acquire on the counters make every write before a wait visible to every
+// thread after it.
 // A thread still waiting after some 4000 pauses (tens of microseconds: the team may have more
 // threads than free cores, and the one it waits for may need this core) yields it at every
 // further check.

@@ -220,11 +220,8 @@ class RecurrentStack(StateDictMixin, SaveMixin):
         for layer in range(self.num_layers):
             layer_in = self.input_size if layer == 0 else h * self.num_directions
             for direction in range(self.num_directions):
-                sfx = _suffix(layer, direction)
-                shapes[f"weight_ih{sfx}"] = (gh, layer_in)
-                shapes[f"weight_hh{sfx}"] = (gh, h)
-                shapes[f"bias_ih{sfx}"] = (gh,)
-                shapes[f"bias_hh{sfx}"] = (gh,)
+                kinds = ((gh, layer_in), (gh, h), (gh,), (gh,))  # in _KINDS order
+                shapes.update(zip(_parameter_names(layer, direction), kinds, strict=True))
         return shapes
 
     def _check_loaded_state(self) -> None:
@@ -578,7 +575,7 @@ class RecurrentStack(StateDictMixin, SaveMixin):
             if first:
                 dx = _room_for_dx(h_slots, layer_input.shape)
             s = layer * self.num_directions + direction
-            sfx = _suffix(layer, direction)
+            dw_ih, dw_hh, db_ih, db_hh = (grads[n] for n in _parameter_names(layer, direction))
             dh_first, dc_first = cpu.layer_backward(
                 self._cell,
                 layer_input,
@@ -595,10 +592,10 @@ class RecurrentStack(StateDictMixin, SaveMixin):
                 dc_n=None if dc_n is None else dc_n[s],
                 dx=dx,
                 dx_accumulate=not first,
-                dw_ih=grads[f"weight_ih{sfx}"],
-                dw_hh=grads[f"weight_hh{sfx}"],
-                db_ih=grads[f"bias_ih{sfx}"],
-                db_hh=grads[f"bias_hh{sfx}"],
+                dw_ih=dw_ih,
+                dw_hh=dw_hh,
+                db_ih=db_ih,
+                db_hh=db_hh,
             )
             dh0[s] = dh_first
             if dc0 is not None:
@@ -789,13 +786,9 @@ def _room_for_dx(h_slots: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray
     return np.empty(shape, h_slots.dtype)
 
 
-def _suffix(layer: int, direction: int) -> str:
-    return f"_l{layer}" + ("_reverse" if direction == 1 else "")
-
-
 @functools.lru_cache(maxsize=256)
 def _parameter_names(layer: int, direction: int) -> tuple[str, ...]:
-    """The names of one layer and direction's parameters, in ``_KINDS`` order (built once:
-    formatting them at every call was 2 us of a 13 us one-step call)."""
-    sfx = _suffix(layer, direction)
-    return tuple(f"{kind}{sfx}" for kind in _KINDS)
+    """The names of one layer and direction's parameters, in ``_KINDS`` order, as torch names
+    them (built once: formatting them at every call was 2 us of a 13 us one-step call)."""
+    suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+    return tuple(f"{kind}{suffix}" for kind in _KINDS)
