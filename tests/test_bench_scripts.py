@@ -61,3 +61,22 @@ def test_the_kernel_benchmarks_build_and_run():
     assert done.returncode == 0, done.stderr[-3000:]
     assert "int8 product N=512 K=256 rows=1:" in done.stdout
     assert "TeamBarrier" in done.stdout and "omp barrier" in done.stdout
+
+
+@pytest.mark.skipif(not BENCH.is_dir(), reason="needs the source tree (bench/)")
+def test_the_step_split_benchmark_times_both_splits_and_names_the_choice():
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "bench_step_split.py"),
+            *"--cells gru --hidden 128 --batches 6 --rounds 1 --steps 4".split(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    rows = [line.split() for line in lines if line.startswith(("infer", "train"))]
+    assert [row[:4] for row in rows] == [["infer", "gru", "128", "6"], ["train", "gru", "128", "6"]]
+    assert all(row[9] in ("rows", "columns") and float(row[10]) >= 1.0 for row in rows)

@@ -73,9 +73,10 @@ def test_rows_and_columns_give_identical_results(cell, dtype, batch, hidden):
 
 @pytest.mark.usefixtures("two_threads")
 def test_the_automatic_choice_follows_batch_and_the_bytes_of_w_hh():
-    # Batches up to 4 split by columns; training beyond them by rows; inference at batches
-    # 5-16 by columns only where W_hh outgrows the threshold (each core's L2 on Intel CPUs,
-    # none elsewhere); larger batches by rows.
+    # Batches up to 4 split by columns; training beyond them by rows (on 2 threads, from
+    # batch 8: see the next test); inference at batches 5-16 by columns where W_hh outgrows
+    # the threshold (each core's L2 on Intel CPUs, 4x it on AMD's Zen 5, none elsewhere);
+    # larger batches by rows.
     huge, small = 1 << 40, 1 << 10
     assert cpu.step_split_for(2, 256, small, training=True) == "columns"
     assert cpu.step_split_for(8, 256, huge, training=True) == "rows"
@@ -92,6 +93,25 @@ def test_the_automatic_choice_follows_batch_and_the_bytes_of_w_hh():
         assert cpu.step_split_for(8, 1024, limit + 1, training=False) == "columns"
     cpu.set_step_split("rows")
     assert cpu.step_split_for(2, 256, small, training=True) == "rows"  # forcing wins
+
+
+@pytest.mark.usefixtures("two_threads")
+def test_batches_the_row_split_would_run_on_one_thread_split_by_columns():
+    # A row split's slice takes at least 4 rows: on 2 threads batches 5-7 would run on one
+    # thread. They split by columns where each thread gets a full panel's 64 units
+    # (inference) or W_hh takes 512 KiB (training); the rows' single thread otherwise.
+    small, half_mib = 1 << 10, 512 << 10
+    for batch in (5, 6, 7):
+        assert cpu.step_split_for(batch, 128, small, training=False) == "columns"
+        assert cpu.step_split_for(batch, 64, small, training=False) == "rows"
+        assert cpu.step_split_for(batch, 256, half_mib, training=True) == "columns"
+        assert cpu.step_split_for(batch, 256, half_mib - 1, training=True) == "rows"
+    assert cpu.step_split_for(8, 128, small, training=False) == "rows"  # a slice per thread
+    assert cpu.step_split_for(8, 256, half_mib, training=True) == "rows"
+    rnnfast.set_num_threads(4)  # now batches up to 15 leave a thread idle
+    assert cpu.step_split_for(12, 256, small, training=False) == "columns"
+    assert cpu.step_split_for(12, 128, small, training=False) == "rows"  # 32 units a thread
+    assert cpu.step_split_for(17, 1024, half_mib, training=True) == "rows"
 
 
 def test_forcing_a_split_is_checked():

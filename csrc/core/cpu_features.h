@@ -9,6 +9,10 @@
 #include <cstring>
 #include <string>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 namespace rnnfast {
 
 // Whether `name` is listed in RNNFAST_DISABLE_CPU_FEATURES.
@@ -31,6 +35,22 @@ inline CpuVendor cpu_vendor() {
     return CpuVendor::kOther;
   }();
   return vendor;
+}
+
+// The CPU's family as cpuid leaf 1 reports it (base family, plus the extended family where the
+// base is 0xF): 0x19 for AMD's Zen 3 and Zen 4, 0x1A for Zen 5; 0 where it cannot be read.
+inline int cpu_family() {
+  static const int family = [] {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return 0;
+    const int base = int((eax >> 8) & 0xF);
+    return base == 0xF ? base + int((eax >> 20) & 0xFF) : base;
+#else
+    return 0;
+#endif
+  }();
+  return family;
 }
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -350,7 +350,8 @@ void layer_backward(const LayerDims& d, Lengths lengths, bool reverse, const Lay
   };
 
   InterruptPoll interrupt;
-  if (choose_step_split(B, H, /*w_hh_bytes=*/0, /*training=*/true) == StepSplit::kRows) {
+  const size_t w_hh_bytes = size_t(GH) * H * sizeof(T);
+  if (choose_step_split(B, H, w_hh_bytes, /*training=*/true) == StepSplit::kRows) {
     const RecurrentProduct<T> times_w_hh(w.w_hh, H, GH, /*w_is_nk=*/false,  // dG @ W_hh
                                          int(max_block_size(B, batch_grain(GH, H))));
     parallel_blocks(B, batch_grain(GH, H), [&](int64_t b0, int64_t b1) {

@@ -35,8 +35,9 @@ inline std::atomic<int>& step_split_override() {
 }
 
 // Rows per slice below which splitting the batch costs more than it gains.
+constexpr int64_t kMinBatchGrain = 4;
 inline int64_t batch_grain(int gate_width, int H) {
-  return std::max<int64_t>(4, (int64_t(1) << 16) / (int64_t(gate_width) * H + 1));
+  return std::max<int64_t>(kMinBatchGrain, (int64_t(1) << 16) / (int64_t(gate_width) * H + 1));
 }
 
 // Hidden units a thread of a column split owns at least: below this the barrier per step
@@ -60,22 +61,37 @@ constexpr int kMaxBandwidthColumnSplitBatch = 16;
 // core's L2 at every step, and the column split (each core its share, kept in its L2) wins.
 // Measured on a 2-core Intel Xeon (2 MiB L2 per core), frozen float32 inference, T = 50, batch
 // 8 and 16: columns took 0.63-0.78x the rows' time wherever W_hh outgrew L2 (LSTM and GRU
-// H >= 512, RNN H = 1024) and 1.01-1.54x where it fitted. On AMD CPUs (an AVX2 EPYC, 512 KiB
-// L2) batch 8 gained only at H = 1024 and lost 4-19% up to H = 512: their shared L3 feeds a
-// row split faster, so they keep the row split (no threshold).
+// H >= 512, RNN H = 1024) and 1.01-1.54x where it fitted: the threshold is the L2.
+// On an AMD Zen 5 (family 0x1A, 1 MiB L2 per core), batch 8 and 16, I = 128: float32 and
+// bfloat16 columns took 0.85-0.93x where W_hh is 6-16 MiB, 0.90-0.97x at 3-4 MiB (float32 H =
+// 512), but int8's LSTM at H = 1024 (4 MiB) 1.09-1.10x and its GRU at H = 512 (0.75 MiB)
+// 1.20x at batch 8: the threshold is 4x the L2. On older AMD CPUs (an AVX2 EPYC, 512 KiB L2)
+// batch 8 gained only at H = 1024 and lost 4-19% up to H = 512: their shared L3 feeds a row
+// split faster, so they keep the row split (no threshold).
 inline size_t column_split_bytes() {
   static const size_t bytes = [] {
     size_t threshold = ~size_t(0);
 #if defined(_SC_LEVEL2_CACHE_SIZE)
-    if (cpu_vendor() == CpuVendor::kIntel) {
-      const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
-      threshold = l2 > 0 ? size_t(l2) : size_t(1) << 20;
-    }
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    const size_t l2_bytes = l2 > 0 ? size_t(l2) : size_t(1) << 20;
+    if (cpu_vendor() == CpuVendor::kIntel) threshold = l2_bytes;
+    if (cpu_vendor() == CpuVendor::kAmd && cpu_family() >= 0x1A) threshold = 4 * l2_bytes;
 #endif
     return threshold;
   }();
   return bytes;
 }
+
+// Batches of 5 to 16 rows that the row split cannot share among all threads (a slice takes at
+// least kMinBatchGrain rows: with 2 threads, batches 5-7 ran on one thread while the other
+// waited) split by columns where the units or W_hh are large enough. Measured on an AMD Zen 5,
+// 2 threads, T = 50, batches 5-7, columns against rows: inference 0.41-0.86x for every cell
+// from H = 128 (0.41x for the LSTM at H = 1024, batch 7), but 0.99-1.27x at H = 64, where each
+// thread's 32 units half-fill a panel of the packed kernel; training (batch 6) 0.54-0.93x for
+// LSTM and GRU from H = 256 and the RNN at H = 1024, but up to 1.14x for the LSTM at H = 128
+// and 1.39-1.55x for the RNN at H <= 128, whose steps are too short for a barrier each.
+constexpr int kMinUnitsPerThreadForIdleRows = 64;                // inference
+constexpr size_t kMinWhhBytesForIdleRows = size_t(512) << 10;  // training
 
 // Threads a column split of H units would use (1: no split).
 inline int column_split_threads(int H) {
@@ -87,10 +103,18 @@ inline int column_split_threads(int H) {
 inline StepSplit choose_step_split(int B, int H, size_t w_hh_bytes, bool training) {
   const auto forced = StepSplit(step_split_override().load(std::memory_order_relaxed));
   if (forced != StepSplit::kAuto) return forced;
-  if (column_split_threads(H) <= 1) return StepSplit::kRows;
+  const int column_threads = column_split_threads(H);
+  if (column_threads <= 1) return StepSplit::kRows;
   if (B <= kMaxColumnSplitBatch) return StepSplit::kColumns;
-  const bool bandwidth_bound = !training && B <= kMaxBandwidthColumnSplitBatch &&
-                               w_hh_bytes > column_split_bytes();
+  if (B > kMaxBandwidthColumnSplitBatch) return StepSplit::kRows;
+  // A row split's slices take batch_grain rows, which is kMinBatchGrain wherever the units or
+  // bytes below allow a column split (it is more only where W_hh has under 16 Ki weights).
+  const bool rows_leave_threads_idle = block_count(B, kMinBatchGrain) < openmp_max_threads();
+  if (rows_leave_threads_idle &&
+      (training ? w_hh_bytes >= kMinWhhBytesForIdleRows
+                : H / column_threads >= kMinUnitsPerThreadForIdleRows))
+    return StepSplit::kColumns;
+  const bool bandwidth_bound = !training && w_hh_bytes > column_split_bytes();
   return bandwidth_bound ? StepSplit::kColumns : StepSplit::kRows;
 }
 

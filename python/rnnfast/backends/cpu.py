@@ -114,7 +114,7 @@ def step_split_for(batch: int, hidden: int, w_hh_bytes: int, training: bool) -> 
 
 def column_split_bytes() -> int | None:
     """W_hh bytes above which inference at batches 5-16 splits by columns (None: never, as on
-    CPUs other than Intel's)."""
+    CPUs other than Intel's and AMD's from Zen 5: each core's L2 on Intel's, 4x it on Zen 5)."""
     limit = _core.column_split_bytes()
     return None if limit >= 2**63 else limit
 
