@@ -558,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     largest = max(GRID, key=lambda shape: shape[1] * shape[2] * shape[3])
     big = [r for r in train_rows if (r["cfg"].T, r["cfg"].B, r["cfg"].I, r["cfg"].H) == largest]
-    share = ", ".join(f"{r['cfg'].cell} {r['gflops'] / peak:.0%}" for r in big)
+    share = ", ".join(f"{r['cfg'].cell} {r['gflops'] / peak:.1%}" for r in big)
     met = big and all(r["gflops"] / peak >= EFFICIENCY_TARGET for r in big)
     print(
         f"- efficiency >= {EFFICIENCY_TARGET:.0%} of SGEMM peak on {largest}: "
@@ -573,7 +573,10 @@ def main(argv: list[str] | None = None) -> int:
             else "MET on all"
             if not over
             else f"MISSED on {len(over)} of {len(memory)}: "
-            + "; ".join(f"{' '.join(cfg.label.split())} {a / b:.2f}x" for cfg, a, b in over)
+            + "; ".join(
+                f"{' '.join(cfg.label.split())} {a / b:.2f}x ({a:.2f} against {b:.2f} MiB)"
+                for cfg, a, b in over
+            )
         )
     )
     if not all_agree:
