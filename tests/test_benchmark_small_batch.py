@@ -40,6 +40,10 @@ def test_the_verdict_names_each_missed_row_and_its_floor():
     missed = small.small_batch_verdict([row(1.0, 2.0, 3.0), row(1.0, 1.0, 1.5)])
     assert "MISSED on 1 of 2" in missed
     assert "1.00x ort" in missed and "0.67x torch" in missed and "10.0x floor" in missed
+    assert "beyond the machine" not in missed
+    # a target below the floor (0.6 x 0.15 s = 0.09 s < 0.1 s) is beyond the machine
+    below = small.small_batch_verdict([row(0.2, 0.15, 1.0)])
+    assert "2.0x floor; the target 90.000 ms is below it: beyond the machine" in below
     assert "onnxruntime not installed" in small.small_batch_verdict([row(1.0, None, 3.0)])
     assert small.small_batch_verdict([]).endswith("not measured")
 
