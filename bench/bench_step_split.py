@@ -53,9 +53,9 @@ def shape_call(cell: str, hidden: int, batch: int, mode: str, args):
             module.backward(grad)
 
         return call, GATES[cell] * hidden * hidden * 4
-    module.freeze(args.precision)
+    frozen = module.freeze(args.precision)  # a packed copy; the module itself stays as it was
     w_hh_bytes = GATES[cell] * hidden * hidden * BYTES_PER_WEIGHT[args.precision]
-    return (lambda: module.forward(x, training=False)), w_hh_bytes
+    return (lambda: frozen.forward(x, training=False)), w_hh_bytes
 
 
 def measure(call, rounds: int) -> dict[str, float]:

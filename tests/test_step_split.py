@@ -98,20 +98,22 @@ def test_the_automatic_choice_follows_batch_and_the_bytes_of_w_hh():
 @pytest.mark.usefixtures("two_threads")
 def test_batches_the_row_split_would_run_on_one_thread_split_by_columns():
     # A row split's slice takes at least 4 rows: on 2 threads batches 5-7 would run on one
-    # thread. They split by columns where each thread gets a full panel's 64 units
-    # (inference) or W_hh takes 512 KiB (training); the rows' single thread otherwise.
-    small, half_mib = 1 << 10, 512 << 10
+    # thread. They split by columns where each thread gets a full panel's 64 units and W_hh
+    # takes 192 KiB (inference), or W_hh takes 512 KiB (training); the rows' single thread
+    # otherwise.
+    infer_bytes, train_bytes = 192 << 10, 512 << 10
     for batch in (5, 6, 7):
-        assert cpu.step_split_for(batch, 128, small, training=False) == "columns"
-        assert cpu.step_split_for(batch, 64, small, training=False) == "rows"
-        assert cpu.step_split_for(batch, 256, half_mib, training=True) == "columns"
-        assert cpu.step_split_for(batch, 256, half_mib - 1, training=True) == "rows"
-    assert cpu.step_split_for(8, 128, small, training=False) == "rows"  # a slice per thread
-    assert cpu.step_split_for(8, 256, half_mib, training=True) == "rows"
+        assert cpu.step_split_for(batch, 128, infer_bytes, training=False) == "columns"
+        assert cpu.step_split_for(batch, 128, infer_bytes - 1, training=False) == "rows"
+        assert cpu.step_split_for(batch, 64, infer_bytes, training=False) == "rows"
+        assert cpu.step_split_for(batch, 256, train_bytes, training=True) == "columns"
+        assert cpu.step_split_for(batch, 256, train_bytes - 1, training=True) == "rows"
+    assert cpu.step_split_for(8, 128, infer_bytes, training=False) == "rows"  # a slice each
+    assert cpu.step_split_for(8, 256, train_bytes, training=True) == "rows"
     rnnfast.set_num_threads(4)  # now batches up to 15 leave a thread idle
-    assert cpu.step_split_for(12, 256, small, training=False) == "columns"
-    assert cpu.step_split_for(12, 128, small, training=False) == "rows"  # 32 units a thread
-    assert cpu.step_split_for(17, 1024, half_mib, training=True) == "rows"
+    assert cpu.step_split_for(12, 256, infer_bytes, training=False) == "columns"
+    assert cpu.step_split_for(12, 128, infer_bytes, training=False) == "rows"  # 32 units each
+    assert cpu.step_split_for(17, 1024, train_bytes, training=True) == "rows"
 
 
 def test_forcing_a_split_is_checked():

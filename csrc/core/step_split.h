@@ -84,14 +84,17 @@ inline size_t column_split_bytes() {
 
 // Batches of 5 to 16 rows that the row split cannot share among all threads (a slice takes at
 // least kMinBatchGrain rows: with 2 threads, batches 5-7 ran on one thread while the other
-// waited) split by columns where the units or W_hh are large enough. Measured on an AMD Zen 5,
-// 2 threads, T = 50, batches 5-7, columns against rows: inference 0.41-0.86x for every cell
-// from H = 128 (0.41x for the LSTM at H = 1024, batch 7), but 0.99-1.27x at H = 64, where each
-// thread's 32 units half-fill a panel of the packed kernel; training (batch 6) 0.54-0.93x for
-// LSTM and GRU from H = 256 and the RNN at H = 1024, but up to 1.14x for the LSTM at H = 128
-// and 1.39-1.55x for the RNN at H <= 128, whose steps are too short for a barrier each.
-constexpr int kMinUnitsPerThreadForIdleRows = 64;                // inference
-constexpr size_t kMinWhhBytesForIdleRows = size_t(512) << 10;  // training
+// waited) split by columns where the units and W_hh are large enough. Measured on an AMD Zen
+// 5, 2 threads, T = 50, batches 5-7, columns against rows (bench/bench_step_split.py):
+// inference (frozen modules) 0.47-0.73x for LSTM and GRU from H = 128 and the RNN at H =
+// 1024, but 1.44-1.79x for the RNN at H <= 128 (W_hh 16-64 KiB: a step too short for a
+// barrier) and 0.92-1.07x at 256; LSTM and GRU at H = 64 (48-64 KiB) gained (0.71-0.79x) but
+// each thread's 32 units half-fill a panel of the packed kernel, so they keep the rows;
+// training 0.54-0.84x for LSTM and GRU from H = 256 and the RNN at H = 1024, but up to 1.27x
+// for LSTM and GRU at H <= 128 and 1.49x for the RNN at H = 128.
+constexpr int kMinUnitsPerThreadForIdleRows = 64;                       // inference
+constexpr size_t kMinWhhBytesForIdleRowsInference = size_t(192) << 10;  // inference
+constexpr size_t kMinWhhBytesForIdleRowsTraining = size_t(512) << 10;   // training
 
 // Threads a column split of H units would use (1: no split).
 inline int column_split_threads(int H) {
@@ -110,10 +113,11 @@ inline StepSplit choose_step_split(int B, int H, size_t w_hh_bytes, bool trainin
   // A row split's slices take batch_grain rows, which is kMinBatchGrain wherever the units or
   // bytes below allow a column split (it is more only where W_hh has under 16 Ki weights).
   const bool rows_leave_threads_idle = block_count(B, kMinBatchGrain) < openmp_max_threads();
-  if (rows_leave_threads_idle &&
-      (training ? w_hh_bytes >= kMinWhhBytesForIdleRows
-                : H / column_threads >= kMinUnitsPerThreadForIdleRows))
-    return StepSplit::kColumns;
+  const bool wide_enough =
+      training ? w_hh_bytes >= kMinWhhBytesForIdleRowsTraining
+               : H / column_threads >= kMinUnitsPerThreadForIdleRows &&
+                     w_hh_bytes >= kMinWhhBytesForIdleRowsInference;
+  if (rows_leave_threads_idle && wide_enough) return StepSplit::kColumns;
   const bool bandwidth_bound = !training && w_hh_bytes > column_split_bytes();
   return bandwidth_bound ? StepSplit::kColumns : StepSplit::kRows;
 }
