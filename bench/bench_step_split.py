@@ -24,9 +24,9 @@ import numpy as np
 import rnnfast
 from rnnfast import nn
 from rnnfast.backends import cpu
+from rnnfast.benchmark_small_batch import GATES
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 BYTES_PER_WEIGHT = {"float": 4, "bfloat16": 2, "int8": 1}
 
 
