@@ -1,14 +1,16 @@
-"""Two kernels in isolation, compiled here from the sources in ``bench/micro/``: the int8
-product of a step (``Int8Weights``, one thread) and the barrier a column split's threads meet
-at every step (rnnfast's ``TeamBarrier`` against OpenMP's).
+"""Three kernels in isolation, compiled here from the sources in ``bench/micro/``: the int8
+product of a step (``Int8Weights``, one thread), the barrier a column split's threads meet
+at every step (rnnfast's ``TeamBarrier`` against OpenMP's), and each cell's float32 gate math
+(its activations and state update, one thread, nanoseconds per hidden unit and sample).
 
     python bench/bench_kernels.py [--threads 2] [--quick]
 
 Each program is built with the C++ compiler ``$CXX`` (default ``g++``) at the best CPU level
 this machine runs (``-march=x86-64-v4``, ``-v3`` or ``-v2``, as the extension's cores are),
-against ``csrc/``, into a temporary directory, and run there: the figures are this machine's.
-The int8 rows are the shapes of one thread's share of an LSTM step in a column split on 2
-threads (H = 256 and 1024: ``[4 * H / 2, H]``) and of a batch-64 step.
+with the extension's math options, against ``csrc/``, into a temporary directory, and run
+there: the figures are this machine's. The int8 rows are the shapes of one thread's share of
+an LSTM step in a column split on 2 threads (H = 256 and 1024: ``[4 * H / 2, H]``) and of a
+batch-64 step.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ MICRO = Path(__file__).resolve().parent / "micro"
 MARCH = {"avx512": "x86-64-v4", "avx2": "x86-64-v3", "baseline": "x86-64-v2"}
 INT8_SHAPES = [(512, 256, 1), (2048, 1024, 1), (1024, 256, 64), (4096, 1024, 64)]
 INT8_SHAPES_QUICK = [(512, 256, 1)]
+# As CMakeLists.txt compiles the extension: without them the gate loops stay scalar below
+# AVX-512 (tests/test_vectorized_cells.py).
+EXTENSION_MATH_OPTIONS = ["-fno-math-errno", "-fno-trapping-math"]
 
 
 def march() -> list[str]:
@@ -45,7 +50,8 @@ def build(source: str, directory: str) -> str:
     if shutil.which(compiler) is None:
         raise SystemExit(f"bench_kernels: no C++ compiler {compiler!r} (set CXX)")
     executable = str(Path(directory) / Path(source).stem)
-    command = [compiler, "-O3", "-std=c++17", "-fopenmp", *march(), f"-I{ROOT / 'csrc'}"]
+    command = [compiler, "-O3", "-std=c++17", "-fopenmp", *march(), *EXTENSION_MATH_OPTIONS]
+    command.append(f"-I{ROOT / 'csrc'}")
     subprocess.run([*command, str(MICRO / source), "-o", executable], check=True)
     return executable
 
@@ -58,9 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as directory:
         product = build("int8_product.cpp", directory)
         barrier = build("team_barrier.cpp", directory)
+        gate_math = build("gate_math.cpp", directory)
         for shape in INT8_SHAPES_QUICK if args.quick else INT8_SHAPES:
             subprocess.run([product, *map(str, shape)], check=True)
         subprocess.run([barrier, str(args.threads)], check=True)
+        subprocess.run([gate_math], check=True)
     return 0
 
 

@@ -61,6 +61,8 @@ def test_the_kernel_benchmarks_build_and_run():
     assert done.returncode == 0, done.stderr[-3000:]
     assert "int8 product N=512 K=256 rows=1:" in done.stdout
     assert "TeamBarrier" in done.stdout and "omp barrier" in done.stdout
+    for cell in ("lstm", "gru", "rnn"):
+        assert f"gate math {cell}" in done.stdout
 
 
 @pytest.mark.skipif(not BENCH.is_dir(), reason="needs the source tree (bench/)")
@@ -80,3 +82,22 @@ def test_the_step_split_benchmark_times_both_splits_and_names_the_choice():
     rows = [line.split() for line in lines if line.startswith(("infer", "train"))]
     assert [row[:4] for row in rows] == [["infer", "gru", "128", "6"], ["train", "gru", "128", "6"]]
     assert all(row[9] in ("rows", "columns") and float(row[10]) >= 1.0 for row in rows)
+
+
+@pytest.mark.skipif(not BENCH.is_dir(), reason="needs the source tree (bench/)")
+def test_the_tanh_fit_derives_the_coefficients_the_core_uses():
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "micro" / "fit_tanh.py")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    source = (BENCH.parent / "csrc" / "core" / "activations.h").read_text()
+    for line in done.stdout.splitlines():
+        if line.startswith(("P:", "Q:")):
+            for coefficient in line[2:].split(","):
+                value = float(coefficient)
+                if value != 1.0:  # the constant terms, written 1.0f
+                    assert f"{abs(value):.9e}f" in source, coefficient
+    assert "largest |tanh| 1.0" in done.stdout

@@ -1,10 +1,10 @@
 // Activations used inside `#pragma omp simd` loops of the cells, and their derivatives written
 // in terms of the activation's output (what the forward caches).
 //
-// float: branch-free polynomial versions (Cephes expf / tanhf coefficients) that the compiler
-// vectorises (given -fno-trapping-math, see CMakeLists.txt: without it GCC keeps tanh's
-// division behind a branch and the loop scalar below AVX-512); glibc's scalar expf/tanhf took
-// ~40% of an LSTM step. Relative error ~2e-7.
+// float: branch-free versions (exp: Cephes expf's polynomial; tanh: a rational fit of our own)
+// that the compiler vectorises (given -fno-trapping-math, see CMakeLists.txt: without it GCC
+// keeps a division behind a branch and the loop scalar below AVX-512); glibc's scalar
+// expf/tanhf took ~40% of an LSTM step. Relative error <= 3.4e-7.
 // double: the C library's, so float64 gradient checks see exact-as-possible math.
 //
 // The float versions are always inlined: a loop that calls them out of line stays scalar,
@@ -39,18 +39,30 @@ inline __attribute__((always_inline)) float exp_approx(float x) {
   return e_r * __builtin_bit_cast(float, scale_bits);
 }
 
+// tanh(x) for float: x * P(x^2) / Q(x^2), a rational fit of relative error 1.9e-8 on [0, 8]
+// (bench/micro/fit_tanh.py derives the coefficients and checks them in float32: 3.4e-7 at
+// most, |tanh| <= 1 everywhere, odd by construction). One division and nine FMAs; the odd
+// polynomial for small |x| beside 1 - 2 / (exp(2|x|) + 1) for the rest, both computed for
+// every lane, took 1.4-1.6x its time in an LSTM's gate loop. Between the clamp and 9.0109 the
+// value stays within 2.4e-7 of 1; from 9.0109, where float32's tanh rounds to 1, it is +-1
+// exactly, so that a saturated gate's derivative (1 - y)(1 + y) is 0 as torch's is.
 inline __attribute__((always_inline)) float tanh_approx(float x) {
-  // Small |x|: odd polynomial (no cancellation); otherwise 1 - 2 / (exp(2|x|) + 1).
-  const float z = x * x;
-  float p = -5.70498872745e-3f;
-  p = p * z + 2.06390887954e-2f;
-  p = p * z - 5.37397155531e-2f;
-  p = p * z + 1.33314422036e-1f;
-  p = p * z - 3.33332819422e-1f;
-  const float small = p * z * x + x;
-  const float ax = std::fabs(x);
-  const float large = 1.0f - 2.0f / (exp_approx(2.0f * ax) + 1.0f);
-  return ax < 0.625f ? small : std::copysign(large, x);
+  constexpr float kClamp = 8.0f;
+  constexpr float kSaturated = 9.0109f;
+  const float clamped = x < -kClamp ? -kClamp : (x > kClamp ? kClamp : x);
+  const float z = clamped * clamped;
+  float p = 2.350909224e-11f;
+  p = p * z - 1.470450783e-08f;
+  p = p * z + 9.878785022e-06f;
+  p = p * z + 2.985877916e-03f;
+  p = p * z + 1.297923923e-01f;
+  p = p * z + 1.0f;
+  float q = 2.372052986e-04f;
+  q = q * z + 2.402799204e-02f;
+  q = q * z + 4.631255567e-01f;
+  q = q * z + 1.0f;
+  const float rational = (clamped * p) / q;
+  return std::fabs(x) < kSaturated ? rational : std::copysign(1.0f, x);
 }
 
 inline __attribute__((always_inline)) float sigmoid(float x) {
