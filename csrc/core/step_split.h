@@ -91,7 +91,9 @@ inline size_t column_split_bytes() {
 // barrier) and 0.92-1.07x at 256; LSTM and GRU at H = 64 (48-64 KiB) gained (0.71-0.79x) but
 // each thread's 32 units half-fill a panel of the packed kernel, so they keep the rows;
 // training 0.54-0.84x for LSTM and GRU from H = 256 and the RNN at H = 1024, but up to 1.27x
-// for LSTM and GRU at H <= 128 and 1.49x for the RNN at H = 128.
+// for LSTM and GRU at H <= 128 and 1.49x for the RNN at H = 128. Below 192 KiB the verdict
+// swings with the host's scheduling of the two CPUs (RNN at H <= 128 in three runs of a later
+// day: 0.87-1.07x, 0.87-1.52x, 1.37-1.58x): columns gained at most 0.80x and lost up to 1.79x.
 constexpr int kMinUnitsPerThreadForIdleRows = 64;                       // inference
 constexpr size_t kMinWhhBytesForIdleRowsInference = size_t(192) << 10;  // inference
 constexpr size_t kMinWhhBytesForIdleRowsTraining = size_t(512) << 10;   // training
