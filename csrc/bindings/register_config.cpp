@@ -6,6 +6,7 @@
 #include "../core/step_split.h"
 #include "../core/workspace.h"
 #include "checks.h"
+#include "pooled_array.h"
 
 namespace rnnfast::bindings {
 
@@ -46,6 +47,10 @@ void register_config(py::module_& m) {
   m.def(
       "release_workspaces", [] { return WorkspacePool::instance().release_all(); },
       "Free the buffers kept across calls; returns the bytes given back.");
+  m.def("pooled_empty_float32", &pooled_array<float>, py::arg("shape"),
+        "An uninitialised float32 array whose memory the pool gives and takes back.");
+  m.def("pooled_empty_float64", &pooled_array<double>, py::arg("shape"),
+        "An uninitialised float64 array whose memory the pool gives and takes back.");
   m.def(
       "cached_workspace_bytes", [] { return WorkspacePool::instance().cached_bytes(); },
       "Bytes of the buffers kept across calls, not in use now.");

@@ -3,6 +3,7 @@
 #include <type_traits>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "../cells/gru_cell.h"
 #include "../cells/lstm_cell.h"
@@ -10,6 +11,7 @@
 #include "../core/int8_gemm.h"
 #include "../core/layer.h"
 #include "checks.h"
+#include "pooled_array.h"
 
 namespace rnnfast::bindings {
 namespace {
@@ -110,10 +112,11 @@ py::tuple forward(const Array<T>& x, const Array<T>& w_ih, const Array<T>& w_hh,
   if constexpr (!std::is_same_v<Weights, PackedWeights<T>>) {
     throw py::value_error("reduced-precision weights are for inference calls only");
   } else {
-  Array<T> gates({py::ssize_t(d.T), py::ssize_t(d.B), py::ssize_t(Cell::kCacheWidth) * d.H});
-  Array<T> h_slots({d.T + 1, d.B, d.H});
+  Array<T> gates =
+      pooled_array<T>({py::ssize_t(d.T), py::ssize_t(d.B), py::ssize_t(Cell::kCacheWidth) * d.H});
+  Array<T> h_slots = pooled_array<T>({d.T + 1, d.B, d.H});
   std::optional<Array<T>> c_slots;
-  if (Cell::kHasCellState) c_slots.emplace(std::vector<py::ssize_t>{d.T + 1, d.B, d.H});
+  if (Cell::kHasCellState) c_slots.emplace(pooled_array<T>({d.T + 1, d.B, d.H}));
   LayerCache<T> cache{gates.mutable_data(), h_slots.mutable_data(),
                       c_slots ? c_slots->mutable_data() : nullptr};
   {

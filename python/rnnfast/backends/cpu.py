@@ -7,6 +7,10 @@ give users friendly errors happen in :mod:`rnnfast.nn`, and the extension re-che
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from rnnfast._blas_loader import load_core
 from rnnfast._dispatch import built_levels, supported_levels
 
@@ -129,6 +133,33 @@ def read_bandwidth(n_bytes: int, threads: int, passes: int = 50) -> float:
 def release_workspaces() -> int:
     """Free the pooled buffers kept between layer calls; returns the bytes freed."""
     return _core.release_workspaces()
+
+
+# Float arrays of at least this many bytes come from the pool (a step's output, its gradients):
+# fresh ones of that size faulted in their pages at every training step (see
+# csrc/bindings/pooled_array.h); below it numpy's allocator reuses memory and is cheaper.
+POOLED_MIN_BYTES = 1 << 20
+_POOLED_EMPTY = {
+    np.dtype(np.float32): _core.pooled_empty_float32,
+    np.dtype(np.float64): _core.pooled_empty_float64,
+}
+
+
+def empty(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array, from the workspace pool when it is a large float
+    one: its memory goes back to the pool, not to the system, when the array dies."""
+    dtype = np.dtype(dtype)
+    pooled = _POOLED_EMPTY.get(dtype)
+    if pooled is None or math.prod(shape) * dtype.itemsize < POOLED_MIN_BYTES:
+        return np.empty(shape, dtype)
+    return pooled(list(shape))
+
+
+def zeros(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """:func:`empty`, filled with zeros."""
+    array = empty(shape, dtype)
+    array.fill(0)
+    return array
 
 
 def cached_workspace_bytes() -> int:

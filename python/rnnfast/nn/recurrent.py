@@ -347,7 +347,7 @@ class RecurrentStack(StateDictMixin, SaveMixin):
             # layers write the time-major input of the next one.
             top = layer == self.num_layers - 1
             width = self.num_directions * self.hidden_size
-            y = np.empty((batch, time, width) if top else (time, batch, width), self.dtype)
+            y = cpu.empty((batch, time, width) if top else (time, batch, width), self.dtype)
             caches = []
             for direction in range(self.num_directions):
                 s = layer * self.num_directions + direction
@@ -540,7 +540,7 @@ class RecurrentStack(StateDictMixin, SaveMixin):
                 cache.inputs, training=True
             )
 
-        grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+        grads = {name: cpu.zeros(value.shape, value.dtype) for name, value in self.params.items()}
         dh0 = np.zeros((self.num_layers * self.num_directions, batch, self.hidden_size), self.dtype)
         dc0 = np.zeros_like(dh0) if self._has_cell_state else None
         dy = grad_output  # batch-first for the top layer, then each layer's time-major dx
@@ -562,7 +562,8 @@ class RecurrentStack(StateDictMixin, SaveMixin):
             dy = dx if mask is None else dx * mask
         self.grads = grads
         # Always a copy: dy may be a view of a freed layer's state slots (see _layer_backward).
-        grad_input = np.array(dy.transpose(1, 0, 2), order="C")
+        grad_input = cpu.empty((batch, time, dy.shape[2]), self.dtype)
+        grad_input[...] = dy.transpose(1, 0, 2)
         return grad_input, self._pack_state(dh0, dc0)
 
     def _layer_backward(
