@@ -473,12 +473,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'yes' if row['agree'] else 'NO':>5}",
                 flush=True,
             )
-    # A busy neighbour on a shared machine can only depress a measurement: check the peak again.
+    # A busy neighbour on a shared machine can only depress a measurement: check the peak again,
+    # and say so whenever the verdicts' share (of the higher reading) differs from the table's.
     peak_after, _ = measure_sgemm_peak()
-    if peak_after > peak * 1.05:
+    if peak_after > peak:
         print(
             f"\nnote: the SGEMM peak measured after the grid was {peak_after:.1f} GFLOP/s; "
-            f"%peak above used {peak:.1f} and overstates by {peak_after / peak - 1:.0%}"
+            f"%peak above used {peak:.1f} and overstates by {peak_after / peak - 1:.1%}; "
+            "the verdicts use the higher reading"
         )
     peak = max(peak, peak_after)
     print(
