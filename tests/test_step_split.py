@@ -142,6 +142,22 @@ def test_layer_buffers_are_pooled_between_calls_and_released_on_request():
     assert cpu.cached_workspace_bytes() == 0
 
 
+def test_large_float_arrays_come_from_the_pool_and_go_back_to_it():
+    rnnfast.release_workspaces()
+    small = cpu.empty((10, 10), np.float32)
+    assert small.base is None  # numpy's own memory
+    large = cpu.zeros((512, 1024), np.float32)  # 2 MiB
+    assert large.flags.c_contiguous and large.flags.writeable and not large.any()
+    assert cpu.cached_workspace_bytes() == 0
+    del large
+    assert cpu.cached_workspace_bytes() >= 2 << 20  # back in the pool, not to the system
+    assert cpu.empty((512, 1024), np.float64).dtype == np.float64
+    for shape, message in (([-1, 2], "negative"), ([2**40, 2**40], "too large")):
+        with pytest.raises(ValueError, match=message):
+            cpu._core.pooled_empty_float32(shape)
+    rnnfast.release_workspaces()
+
+
 @pytest.mark.skipif(resource is None, reason="counts page faults with the resource module")
 def test_a_training_step_takes_its_large_buffers_from_the_pool():
     # The gates cache (52 MB here) is above glibc's largest mmap threshold, and the output and

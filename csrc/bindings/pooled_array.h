@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "../core/workspace.h"
@@ -24,6 +25,8 @@ Array<T> pooled_array(const std::vector<py::ssize_t>& shape) {
   size_t n = 1;
   for (py::ssize_t extent : shape) {
     if (extent < 0) throw py::value_error("array extents must not be negative");
+    if (extent != 0 && n > PTRDIFF_MAX / sizeof(T) / size_t(extent))
+      throw py::value_error("array too large");
     n *= size_t(extent);
   }
   if (n * sizeof(T) < kPooledArrayMinBytes) return Array<T>(shape);
