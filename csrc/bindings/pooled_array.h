@@ -17,7 +17,8 @@
 namespace rnnfast::bindings {
 
 // Smaller arrays come from numpy's allocator, whose freed memory the heap keeps and reuses
-// (the pool would only add its lookup, and keep small blocks idle).
+// (the pool would only add its lookup, and keep small blocks idle). Python reads it as
+// `pooled_array_min_bytes` so that small arrays skip the call into the extension.
 constexpr size_t kPooledArrayMinBytes = size_t(1) << 20;
 
 template <typename T>

@@ -47,6 +47,7 @@ void register_config(py::module_& m) {
   m.def(
       "release_workspaces", [] { return WorkspacePool::instance().release_all(); },
       "Free the buffers kept across calls; returns the bytes given back.");
+  m.attr("pooled_array_min_bytes") = kPooledArrayMinBytes;
   m.def("pooled_empty_float32", &pooled_array<float>, py::arg("shape"),
         "An uninitialised float32 array whose memory the pool gives and takes back.");
   m.def("pooled_empty_float64", &pooled_array<double>, py::arg("shape"),

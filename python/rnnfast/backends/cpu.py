@@ -137,8 +137,9 @@ def release_workspaces() -> int:
 
 # Float arrays of at least this many bytes come from the pool (a step's output, its gradients):
 # fresh ones of that size faulted in their pages at every training step (see
-# csrc/bindings/pooled_array.h); below it numpy's allocator reuses memory and is cheaper.
-POOLED_MIN_BYTES = 1 << 20
+# csrc/bindings/pooled_array.h, which sets the size); smaller ones stay with numpy's allocator,
+# here, without a call into the extension.
+POOLED_MIN_BYTES = _core.pooled_array_min_bytes
 _POOLED_EMPTY = {
     np.dtype(np.float32): _core.pooled_empty_float32,
     np.dtype(np.float64): _core.pooled_empty_float64,
